@@ -1,0 +1,25 @@
+"""scidiff: differentiable scientific computing in JAX.
+
+Pure functional solvers (ODE, stiff and stochastic, linear, nonlinear, optimisation)
+that compose with ``jit``, ``vmap`` and ``grad``. Physics kernels live in
+``scidiff.kernels``; bridges to PyTorch/TensorFlow in ``scidiff.interop``; multi-device
+helpers in ``scidiff.parallel``. Importing ``scidiff`` never imports torch or tensorflow.
+
+This file only re-exports: each name is implemented in a private module.
+"""
+
+# --- error policy (shared) ---
+from ._results import RESULTS as RESULTS
+from ._results import AbstractSolution as AbstractSolution
+
+# --- ODE: solve_ivp, adjoints, events (issue 2) ---
+
+# --- ODE: explicit and symplectic solvers (issue 2) ---
+
+# --- ODE: stiff solvers; SDE (issue 4) ---
+
+# --- linear systems (issue 3) ---
+
+# --- nonlinear equations and optimisation (issue 3) ---
+
+__version__ = "0.1.0"

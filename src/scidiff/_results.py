@@ -1,0 +1,99 @@
+"""The error policy shared by every solver: a result enumeration, `ok`, `stats`, `throw`.
+
+Two channels, as in DESIGN.md:
+
+* static mistakes (shapes, unknown methods, negative tolerances) raise
+  ``ValueError``/``TypeError`` at call time -- see :func:`check_tolerances` and friends;
+* runtime failures inside ``jit`` (max steps, step-size underflow, non-finite state,
+  non-convergence) are values of :class:`RESULTS`. Every solution carries one as
+  ``.result``; with ``throw=True`` :func:`raise_if_failed` turns a failure into an
+  ``equinox.error_if`` error whose message names the cause (also under ``vmap``,
+  where it raises if any batch member failed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Int
+
+__all__ = ["RESULTS", "is_successful", "AbstractSolution", "raise_if_failed", "check_tolerances"]
+
+
+class RESULTS(eqx.Enumeration):
+    """Outcome of a solve. ``RESULTS.successful`` or a named failure.
+
+    Compare with ``sol.result == scidiff.RESULTS.max_steps_reached`` (works under
+    ``jit``/``vmap``); ``sol.ok`` is the same as ``sol.result == RESULTS.successful``.
+    """
+
+    successful = ""
+    max_steps_reached = (
+        "max_steps reached before the end of the interval: raise `max_steps`, loosen the "
+        "tolerances, or use a stiff solver if the problem is stiff."
+    )
+    dt_underflow = (
+        "step size underflow: the step size fell below the resolvable minimum (the problem may "
+        "be stiff, singular, or the tolerances unreachable in this dtype)."
+    )
+    nonfinite = "non-finite value (NaN or Inf) in the state or its error estimate."
+    nonconvergence = "the iteration did not converge within `maxiter` iterations."
+    newton_nonconvergence = (
+        "the Newton iteration of an implicit step did not converge (the step is rejected and "
+        "retried with a smaller step)."
+    )
+    singular = "the matrix (or Jacobian) is singular to working precision."
+    breakdown = "the Krylov iteration broke down (the operator may be singular or indefinite)."
+    bracket_invalid = "the bracket (lo, hi) has no sign change: F(lo) and F(hi) have the same sign."
+    line_search_failed = "the line search could not find a step that decreases the objective."
+    event_occurred = "a terminal event stopped the integration."  # informational, `ok` is True
+
+
+def is_successful(result: RESULTS) -> Bool[Array, "..."]:
+    """Success, or a terminal event (which is a successful way to stop)."""
+    return (result == RESULTS.successful) | (result == RESULTS.event_occurred)
+
+
+class AbstractSolution(eqx.Module):
+    """Base for the objects every solver returns.
+
+    Attributes:
+        result: a :class:`RESULTS` value (batched under ``vmap``).
+        stats: dict of integer arrays (steps, rejected steps, function evaluations,
+            iterations -- each solver documents its keys).
+    """
+
+    result: eqx.AbstractVar[RESULTS]
+    stats: eqx.AbstractVar[dict[str, Int[Array, "..."]]]
+
+    @property
+    def ok(self) -> Bool[Array, "..."]:
+        """True where the solve succeeded (a terminal event counts as success)."""
+        return is_successful(self.result)
+
+
+def raise_if_failed(value: Any, result: RESULTS, throw: bool) -> Any:
+    """Return ``value`` unchanged; if ``throw`` and ``result`` is a failure, raise.
+
+    The error (an ``equinox.EquinoxRuntimeError``, raised at run time under ``jit``)
+    carries the message of the failure from :class:`RESULTS`. Thread the returned value
+    onwards so the check is not dead-code eliminated.
+    """
+    if not throw:
+        return value
+    return result.error_if(value, jnp.logical_not(is_successful(result)))
+
+
+def check_tolerances(rtol: Any, atol: Any) -> None:
+    """Raise ``ValueError`` for tolerances that are concretely negative (traced ones pass)."""
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        try:
+            concrete = jnp.asarray(tol)
+            bad = bool(jnp.any(concrete < 0))
+        except jax.errors.ConcretizationTypeError:  # traced: checked at run time instead
+            continue
+        if bad:
+            raise ValueError(f"`{name}` must be non-negative, got {tol!r}.")

@@ -109,6 +109,16 @@ class AbstractODESolver(eqx.Module):
         del state
         return controller_factor
 
+    def with_tolerances(self, rtol: Scalar, atol: Scalar) -> AbstractODESolver:
+        """Return the solver to use for a solve with these (traced) tolerances.
+
+        The loop calls this once, inside ``jit``, before ``init``. Default: ``self``.
+        Implicit solvers override it to inherit ``solve_ivp``'s ``rtol``/``atol`` for their
+        Newton convergence test (and BDF for its order selection) unless set explicitly.
+        """
+        del rtol, atol
+        return self
+
     @property
     def adaptive(self) -> bool:
         return self.error_order is not None

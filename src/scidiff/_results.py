@@ -47,6 +47,10 @@ class RESULTS(eqx.Enumeration):
     )
     singular = "the matrix (or Jacobian) is singular to working precision."
     breakdown = "the Krylov iteration broke down (the operator may be singular or indefinite)."
+    not_positive_definite = (
+        "the Cholesky factorisation failed: the matrix is not symmetric positive definite "
+        "(use method='lu')."
+    )
     bracket_invalid = "the bracket (lo, hi) has no sign change: F(lo) and F(hi) have the same sign."
     line_search_failed = "the line search could not find a step that decreases the objective."
     event_occurred = "a terminal event stopped the integration."  # informational, `ok` is True

@@ -8,6 +8,22 @@ This file only re-exports: each name is implemented in a private module.
 """
 
 # --- grids, boundary conditions, finite differences, initial conditions ---
+from ._boundary import AbstractBC as AbstractBC
+from ._boundary import Dirichlet as Dirichlet
+from ._boundary import Neumann as Neumann
+from ._boundary import Periodic as Periodic
+from ._boundary import pad as pad
+from ._boundary import pad_axis as pad_axis
+from ._fd import derivative as derivative
+from ._fd import divergence as divergence
+from ._fd import gradient as gradient
+from ._fd import laplacian as laplacian
+from ._grid import Grid as Grid
+from ._initial_conditions import gaussian_bump as gaussian_bump
+from ._initial_conditions import gaussian_random_field as gaussian_random_field
+from ._initial_conditions import gaussian_vortices as gaussian_vortices
+from ._initial_conditions import random_fourier_series as random_fourier_series
+from ._initial_conditions import taylor_green_vortex as taylor_green_vortex
 
 # --- spectral operators and ETDRK steppers ---
 

@@ -8,6 +8,8 @@ helpers in ``scidiff.parallel``. Importing ``scidiff`` never imports torch or te
 This file only re-exports: each name is implemented in a private module.
 """
 
+# ruff: noqa: I001  -- imports stay grouped under their area markers, not sorted
+
 # --- error policy (shared) ---
 from ._results import RESULTS as RESULTS
 from ._results import AbstractSolution as AbstractSolution
@@ -15,6 +17,9 @@ from ._results import AbstractSolution as AbstractSolution
 # --- ODE: solve_ivp, adjoints, events (issue 2) ---
 
 # --- ODE: explicit and symplectic solvers (issue 2) ---
+from ._ode._solvers import Euler as Euler
+from ._ode._solvers import Heun as Heun
+from ._ode._solvers import Tsit5 as Tsit5
 
 # --- ODE: stiff solvers; SDE (issue 4) ---
 

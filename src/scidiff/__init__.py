@@ -24,6 +24,8 @@ from ._ode._solvers import Tsit5 as Tsit5
 # --- ODE: stiff solvers; SDE (issue 4) ---
 
 # --- linear systems (issue 3) ---
+from ._linear._linear_solve import LinearSolution as LinearSolution
+from ._linear._linear_solve import linear_solve as linear_solve
 
 # --- nonlinear equations and optimisation (issue 3) ---
 

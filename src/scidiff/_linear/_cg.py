@@ -1,0 +1,79 @@
+"""Preconditioned conjugate gradients for symmetric (Hermitian) positive definite ``A``.
+
+With ``r_0 = b - A x_0``, ``z_0 = M r_0``, ``p_0 = z_0`` the iteration is
+
+    alpha_k = <r_k, z_k> / <p_k, A p_k>
+    x_{k+1} = x_k + alpha_k p_k,        r_{k+1} = r_k - alpha_k A p_k
+    z_{k+1} = M r_{k+1},                beta_k = <r_{k+1}, z_{k+1}> / <r_k, z_k>
+    p_{k+1} = z_{k+1} + beta_k p_k
+
+and stops when ``||r_k|| <= max(rtol ||b||, atol)`` (``r_k`` is the true residual up to
+rounding). ``<p, A p> <= 0`` (or non-finite) means ``A`` (or ``M``) is not positive
+definite: the iteration stops with ``RESULTS.breakdown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax.numpy as jnp
+from jax import lax
+from jaxtyping import Array
+
+from .._results import RESULTS
+from ._operator import vdot_real
+
+__all__ = ["cg"]
+
+
+def cg(
+    matvec: Callable[[Array], Array],
+    b: Array,
+    x0: Array | None,
+    precond: Callable[[Array], Array] | None,
+    rtol: Array,
+    atol: Array,
+    maxiter: int,
+) -> tuple[Array, RESULTS, dict[str, Array]]:
+    """Solve ``A x = b`` by PCG on flat vectors. Returns ``(x, result, stats)``."""
+    real = jnp.finfo(b.dtype).dtype
+    rtol = jnp.asarray(rtol, real)
+    atol = jnp.asarray(atol, real)
+    tol2 = jnp.maximum(rtol**2 * vdot_real(b, b), atol**2)
+    M = (lambda v: v) if precond is None else precond
+
+    x = jnp.zeros_like(b) if x0 is None else x0
+    r = b if x0 is None else b - matvec(x)
+    z = M(r)
+    gamma = vdot_real(r, z)
+    rr = gamma if precond is None else vdot_real(r, r)
+    zero = jnp.zeros((), jnp.int32)
+    init = (x, r, z, gamma, rr, zero, jnp.array(False))
+
+    def cond(state):
+        *_, rr, k, broke = state
+        return (rr > tol2) & (k < maxiter) & jnp.logical_not(broke)
+
+    def body(state):
+        x, r, p, gamma, _, k, _ = state
+        Ap = matvec(p)
+        pAp = vdot_real(p, Ap)
+        broke = jnp.logical_not(pAp > 0)  # also catches NaN
+        alpha = jnp.where(broke, 0, gamma / jnp.where(broke, 1, pAp)).astype(b.dtype)
+        x = x + alpha * p
+        r = r - alpha * Ap
+        z = M(r)
+        gamma_new = vdot_real(r, z)
+        beta = (gamma_new / jnp.where(gamma == 0, 1, gamma)).astype(b.dtype)
+        p = z + beta * p
+        rr = gamma_new if precond is None else vdot_real(r, r)
+        return x, r, p, gamma_new, rr, k + 1, broke
+
+    x, _, _, _, rr, k, broke = lax.while_loop(cond, body, init)
+    converged = rr <= tol2
+    result = RESULTS.where(
+        converged,
+        RESULTS.successful,
+        RESULTS.where(broke | ~jnp.isfinite(rr), RESULTS.breakdown, RESULTS.nonconvergence),
+    )
+    return x, result, {"num_iterations": k, "num_restarts": zero}

@@ -29,3 +29,6 @@ from ._initial_conditions import taylor_green_vortex as taylor_green_vortex
 
 # --- PDE models ---
 from .models import AbstractPDEModel as AbstractPDEModel
+
+# --- particles (subpackage: scidiff.kernels.particles) ---
+from . import particles as particles

@@ -20,6 +20,11 @@ from ._results import AbstractSolution as AbstractSolution
 from ._ode._solvers import Euler as Euler
 from ._ode._solvers import Heun as Heun
 from ._ode._solvers import Tsit5 as Tsit5
+from ._ode._solvers import Midpoint as Midpoint
+from ._ode._solvers import RK4 as RK4
+from ._ode._solvers import Bosh3 as Bosh3
+from ._ode._solvers import Dopri5 as Dopri5
+from ._ode._solvers import Dopri8 as Dopri8
 
 # --- ODE: stiff solvers; SDE (issue 4) ---
 

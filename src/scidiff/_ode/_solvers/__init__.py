@@ -6,5 +6,10 @@
 from .euler import Euler as Euler
 from .heun import Heun as Heun
 from .tsit5 import Tsit5 as Tsit5
+from .midpoint import Midpoint as Midpoint
+from .rk4 import RK4 as RK4
+from .bosh3 import Bosh3 as Bosh3
+from .dopri5 import Dopri5 as Dopri5
+from .dopri8 import Dopri8 as Dopri8
 
 # --- stiff (ode-stiff) ---

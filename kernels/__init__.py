@@ -8,12 +8,17 @@ This file only re-exports: each name is implemented in a private module.
 """
 
 # --- grids, boundary conditions, finite differences, initial conditions ---
+from ._advection import advection as advection
+from ._advection import flux_divergence as flux_divergence
+from ._advection import weno5_reconstruct as weno5_reconstruct
 from ._boundary import AbstractBC as AbstractBC
 from ._boundary import Dirichlet as Dirichlet
 from ._boundary import Neumann as Neumann
 from ._boundary import Periodic as Periodic
 from ._boundary import pad as pad
 from ._boundary import pad_axis as pad_axis
+from ._cfl import check_cfl as check_cfl
+from ._cfl import stable_dt as stable_dt
 from ._fd import derivative as derivative
 from ._fd import divergence as divergence
 from ._fd import gradient as gradient
@@ -29,6 +34,12 @@ from ._initial_conditions import taylor_green_vortex as taylor_green_vortex
 
 # --- PDE models ---
 from .models import AbstractPDEModel as AbstractPDEModel
+from .models import AdvectionDiffusion as AdvectionDiffusion
+from .models import Burgers as Burgers
+from .models import GrayScott as GrayScott
+from .models import Heat as Heat
+from .models import ShallowWater as ShallowWater
+from .models import Wave as Wave
 
 # --- particles (subpackage: scidiff.kernels.particles) ---
 from . import particles as particles

@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import PyTree
 
+from .._cfl import check_cfl
+
 __all__ = ["AbstractPDEModel"]
 
 
@@ -50,6 +52,11 @@ class AbstractPDEModel(eqx.Module):
         """Advance ``u`` by one fixed step ``dt`` (default: classical RK4 on ``__call__``)."""
         return _rk4(self, t, u, dt, args)
 
+    def max_stable_dt(self, u: PyTree, args: Any = None) -> Any:
+        """Largest stable step of ``step`` from state ``u`` (a CFL estimate), or ``None``
+        when the model's stepper has no explicit-step limit (the default)."""
+        return None
+
     def rollout(
         self,
         u0: PyTree,
@@ -60,6 +67,7 @@ class AbstractPDEModel(eqx.Module):
         t0: Any = 0.0,
         args: Any = None,
         checkpoint: bool = True,
+        check_stability: bool = True,
     ) -> PyTree:
         """Take ``num_steps`` fixed steps; return the states after every ``save_every``-th.
 
@@ -67,14 +75,24 @@ class AbstractPDEModel(eqx.Module):
         ``checkpoint=True`` each saved block of steps is rematerialised in the backward
         pass, so reverse-mode memory grows with the number of *saved* states only.
 
+        With ``check_stability=True`` the step is checked against
+        :meth:`max_stable_dt` at ``u0`` (a CFL condition for explicit models): an unstable
+        step raises ``ValueError`` at call time when ``dt`` and ``u0`` are concrete, and
+        an ``equinox`` runtime error under ``jit`` -- never a silent NaN blow-up.
+
         Raises:
-            ValueError: if ``num_steps`` is not a positive multiple of ``save_every``.
+            ValueError: if ``num_steps`` is not a positive multiple of ``save_every``, or
+                ``dt`` exceeds the model's stable step.
         """
         if num_steps <= 0 or save_every <= 0 or num_steps % save_every:
             raise ValueError(
                 f"`num_steps` ({num_steps}) must be a positive multiple of `save_every` "
                 f"({save_every})."
             )
+        if check_stability:
+            limit = self.max_stable_dt(u0, args)
+            if limit is not None:
+                dt = check_cfl(dt, limit, what=f"{type(self).__name__} step")
         dt = jnp.asarray(dt)
 
         def block(carry, _):

@@ -11,5 +11,7 @@ from .rk4 import RK4 as RK4
 from .bosh3 import Bosh3 as Bosh3
 from .dopri5 import Dopri5 as Dopri5
 from .dopri8 import Dopri8 as Dopri8
+from .leapfrog import Leapfrog as Leapfrog
+from .yoshida4 import Yoshida4 as Yoshida4
 
 # --- stiff (ode-stiff) ---

@@ -1,0 +1,216 @@
+"""Framework-independent pieces of the torch and TensorFlow bridges.
+
+* naming a leaf of a pytree in error messages (``args[0]['y']``);
+* the float64/int64-with-x64-off check (JAX would otherwise silently downcast);
+* :class:`CompiledFunction`: a JAX function compiled once per input signature, with a
+  forward that also returns its VJP residuals and a backward that applies them.
+
+Nothing here imports torch or tensorflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "leaf_name",
+    "check_x64",
+    "X64_DTYPES",
+    "CompiledFunction",
+    "split_static",
+]
+
+# Dtypes (by numpy name) that exist in JAX only with ``jax_enable_x64``.
+X64_DTYPES = frozenset({"float64", "int64", "uint64", "complex128"})
+
+
+def leaf_name(root: str, path: tuple) -> str:
+    """``root`` followed by the pytree key path, e.g. ``tree['y'][0]``."""
+    return root + jax.tree_util.keystr(path)
+
+
+def check_x64(dtype_name: str, where: str, framework_hint: str) -> None:
+    """Raise ``ValueError`` if ``dtype_name`` needs x64 and JAX runs with x64 off.
+
+    ``jax.dlpack.from_dlpack`` silently narrows float64 to float32 (and int64 to int32)
+    when x64 is disabled; a bridge must never change values behind the caller's back.
+    """
+    if dtype_name in X64_DTYPES and not jax.config.jax_enable_x64:
+        narrow = {
+            "float64": "float32",
+            "int64": "int32",
+            "uint64": "uint32",
+            "complex128": "complex64",
+        }[dtype_name]
+        raise ValueError(
+            f"{where} has dtype {dtype_name}, but JAX runs with 64-bit types disabled, so it "
+            f"would be silently narrowed to {narrow}. Either enable them before creating "
+            f'arrays (`jax.config.update("jax_enable_x64", True)`) or convert the tensor '
+            f"yourself first ({framework_hint}{narrow})."
+        )
+
+
+def split_static(
+    leaves: Sequence[Any], is_dynamic: Callable[[Any], bool], where: str
+) -> tuple[list[int], tuple]:
+    """Indices of dynamic leaves, and the static leaves (``None`` in dynamic slots).
+
+    Static leaves become part of the compilation key, so they must be hashable.
+    """
+    dyn_idx, static = [], []
+    for i, leaf in enumerate(leaves):
+        if is_dynamic(leaf):
+            dyn_idx.append(i)
+            static.append(None)
+        else:
+            try:
+                hash(leaf)
+            except TypeError:
+                raise TypeError(
+                    f"{where}: argument leaf #{i} of type {type(leaf).__name__} is neither a "
+                    "tensor nor hashable. Non-tensor arguments are compile-time constants "
+                    "and must be hashable (numbers, strings, tuples); pass arrays as tensors."
+                ) from None
+            static.append(leaf)
+    return dyn_idx, tuple(static)
+
+
+def _is_inexact(x: Any) -> bool:
+    return jnp.issubdtype(x.dtype, jnp.inexact)
+
+
+def _conj_complex(xs: Sequence[Any]) -> list[Any]:
+    # torch and TensorFlow use the conjugate of JAX's cotangent convention for complex
+    # numbers: for real L(z), torch/TF report dL/dRe z + i dL/dIm z while JAX's VJP of
+    # the cotangent 1 gives dL/dRe z - i dL/dIm z. Conjugating cotangents on the way in
+    # and gradients on the way out maps one convention onto the other.
+    return [jnp.conj(x) if jnp.iscomplexobj(x) else x for x in xs]
+
+
+class CompiledFunction:
+    """A JAX function of a fixed pytree structure, compiled per shape/dtype signature.
+
+    The wrapped call is ``fn(*args, **kwargs)`` where ``(args, kwargs)`` flattens to
+    ``treedef``; leaves at ``dyn_idx`` are arrays passed at call time, the others are the
+    ``static`` constants. ``diff_mask[k]`` says whether dynamic leaf ``k`` is
+    differentiated (only inexact leaves may be).
+
+    ``jax.jit`` keys its cache on shapes and dtypes, so each method compiles once per
+    signature; the bridges keep one :class:`CompiledFunction` per
+    ``(treedef, static, diff_mask)``.
+
+    Methods (all take and return flat lists of JAX arrays):
+
+    ``forward(dyn)``
+        the outputs.
+    ``forward_vjp(dyn)``
+        ``(outputs, residuals)``. ``residuals`` is the VJP closure returned by ``jax.vjp``
+        (a ``jax.tree_util.Partial``, i.e. a pytree of arrays) -- computing it inside
+        ``jit`` avoids evaluating the forward twice when a backward pass follows.
+    ``backward(residuals, cotangents)``
+        gradients of the differentiated leaves, in the framework's complex convention
+        (see ``_conj_complex``); ``cotangents`` has one entry per inexact output.
+    ``vjp_function()``
+        the pure JAX function ``(dyn, cotangents) -> gradients`` used for double backward
+        (re-computes the forward from the primal inputs so it can be differentiated again).
+
+    After the first forward, ``out_tree`` is the output treedef and ``out_inexact`` flags
+    which flat outputs are differentiable.
+    """
+
+    def __init__(
+        self,
+        fn: Callable,
+        treedef: Any,
+        dyn_idx: Sequence[int],
+        static: tuple,
+        diff_mask: Sequence[bool],
+    ):
+        self.fn = fn
+        self.treedef = treedef
+        self.dyn_idx = tuple(dyn_idx)
+        self.static = static
+        self.diff_mask = tuple(diff_mask)
+        self.out_tree = None
+        self.out_inexact: tuple[bool, ...] | None = None
+        self._forward = jax.jit(self._flat_call)
+        self._forward_vjp = jax.jit(self._flat_vjp)
+        self._backward = jax.jit(self._apply_vjp)
+        self._vjp_fn = None
+
+    # -- pure functions (traced) ------------------------------------------------------
+    def _flat_call(self, dyn):
+        leaves = list(self.static)
+        for i, x in zip(self.dyn_idx, dyn):
+            leaves[i] = x
+        args, kwargs = jax.tree_util.tree_unflatten(self.treedef, leaves)
+        out = self.fn(*args, **kwargs)
+        out_leaves, out_tree = jax.tree_util.tree_flatten(out)
+        out_leaves = [jnp.asarray(o) for o in out_leaves]
+        self.out_tree = out_tree
+        self.out_inexact = tuple(_is_inexact(o) for o in out_leaves)
+        return out_leaves
+
+    def _merge(self, diff, rest):
+        diff_it, rest_it = iter(diff), iter(rest)
+        return [next(diff_it) if m else next(rest_it) for m in self.diff_mask]
+
+    def _split(self, dyn):
+        diff = [x for x, m in zip(dyn, self.diff_mask) if m]
+        rest = [x for x, m in zip(dyn, self.diff_mask) if not m]
+        return diff, rest
+
+    def _flat_vjp(self, dyn):
+        diff, rest = self._split(dyn)
+
+        def f(diff_):
+            outs = self._flat_call(self._merge(diff_, rest))
+            inexact = [o for o in outs if _is_inexact(o)]
+            return inexact, outs
+
+        _, vjp, outs = jax.vjp(f, diff, has_aux=True)
+        return outs, vjp
+
+    @staticmethod
+    def _apply_vjp(vjp, cotangents):
+        (grads,) = vjp(_conj_complex(cotangents))
+        return _conj_complex(grads)
+
+    # -- public entry points ----------------------------------------------------------
+    def forward(self, dyn: list) -> list:
+        return self._forward(dyn)
+
+    def forward_vjp(self, dyn: list) -> tuple[list, Any]:
+        return self._forward_vjp(dyn)
+
+    def backward(self, residuals: Any, cotangents: list) -> list:
+        return self._backward(residuals, cotangents)
+
+    def vjp_function(self) -> Callable:
+        """``g(dyn, cotangents) -> gradients``: the backward as a function of the primals.
+
+        Used to make the backward itself differentiable (double backward): the bridges
+        wrap ``g`` again, so its own backward is in turn a compiled JAX VJP.
+        """
+        if self._vjp_fn is None:
+
+            def g(dyn, cotangents):
+                _, vjp = self._flat_vjp(list(dyn))
+                return self._apply_vjp(vjp, list(cotangents))
+
+            self._vjp_fn = g
+        return self._vjp_fn
+
+
+def as_jax_dynamic(x: Any) -> Any:
+    """numpy arrays and numpy scalars passed to a wrapped function become JAX arrays."""
+    return jnp.asarray(x)
+
+
+def is_numpy_leaf(x: Any) -> bool:
+    return isinstance(x, (np.ndarray, np.generic))

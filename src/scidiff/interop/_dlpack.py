@@ -1,0 +1,154 @@
+"""Reading DLPack capsules without consuming them, and importing them into JAX.
+
+Older TensorFlow (``tf.experimental.dlpack.to_dlpack``) and ``torch.utils.dlpack`` hand out
+bare ``PyCapsule`` objects, while ``jax.dlpack.from_dlpack`` only accepts objects with
+``__dlpack__``/``__dlpack_device__``. :class:`CapsuleArray` adapts a capsule to that
+protocol after :func:`describe_capsule` has read its header (dtype, shape, strides,
+device) with ``ctypes`` -- so a float64 capsule can be rejected when x64 is off instead of
+being silently narrowed by JAX.
+
+The structs follow ``dlpack.h`` (v0.8 ``DLManagedTensor`` and v1.x
+``DLManagedTensorVersioned``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any, NamedTuple
+
+__all__ = ["CapsuleInfo", "describe_capsule", "CapsuleArray", "is_capsule", "DTYPE_NAMES"]
+
+_LEGACY = b"dltensor"
+_VERSIONED = b"dltensor_versioned"
+
+
+class _DLDevice(ctypes.Structure):
+    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
+
+
+class _DLDataType(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
+
+
+class _DLTensor(ctypes.Structure):
+    _fields_ = [
+        ("data", ctypes.c_void_p),
+        ("device", _DLDevice),
+        ("ndim", ctypes.c_int32),
+        ("dtype", _DLDataType),
+        ("shape", ctypes.POINTER(ctypes.c_int64)),
+        ("strides", ctypes.POINTER(ctypes.c_int64)),
+        ("byte_offset", ctypes.c_uint64),
+    ]
+
+
+class _DLManagedTensorVersioned(ctypes.Structure):
+    _fields_ = [
+        ("major", ctypes.c_uint32),
+        ("minor", ctypes.c_uint32),
+        ("manager_ctx", ctypes.c_void_p),
+        ("deleter", ctypes.c_void_p),
+        ("flags", ctypes.c_uint64),
+        ("dl_tensor", _DLTensor),
+    ]
+
+
+_get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_get_pointer.restype = ctypes.c_void_p
+_get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+_is_valid = ctypes.pythonapi.PyCapsule_IsValid
+_is_valid.restype = ctypes.c_int
+_is_valid.argtypes = [ctypes.py_object, ctypes.c_char_p]
+
+# (type code, bits) -> numpy-style dtype name. Codes: 0 int, 1 uint, 2 float, 4 bfloat,
+# 5 complex, 6 bool.
+DTYPE_NAMES = {
+    (6, 8): "bool",
+    (0, 8): "int8",
+    (0, 16): "int16",
+    (0, 32): "int32",
+    (0, 64): "int64",
+    (1, 8): "uint8",
+    (1, 16): "uint16",
+    (1, 32): "uint32",
+    (1, 64): "uint64",
+    (2, 16): "float16",
+    (4, 16): "bfloat16",
+    (2, 32): "float32",
+    (2, 64): "float64",
+    (5, 64): "complex64",
+    (5, 128): "complex128",
+}
+
+
+class CapsuleInfo(NamedTuple):
+    """Header of a DLPack tensor: ``dtype`` is a numpy-style name or ``None`` if unknown."""
+
+    data_ptr: int
+    device: tuple[int, int]
+    dtype: str | None
+    shape: tuple[int, ...]
+    strides: tuple[int, ...] | None  # in elements; None means compact row-major
+    versioned: bool
+
+
+def is_capsule(x: Any) -> bool:
+    return type(x).__name__ == "PyCapsule"
+
+
+def describe_capsule(capsule: Any) -> CapsuleInfo:
+    """Read a DLPack capsule's header without consuming it.
+
+    Raises:
+        ValueError: if the capsule was already consumed (DLPack capsules are single-use)
+            or is not a DLPack capsule.
+    """
+    if _is_valid(capsule, _LEGACY):
+        tensor = _DLTensor.from_address(_get_pointer(capsule, _LEGACY))
+        versioned = False
+    elif _is_valid(capsule, _VERSIONED):
+        managed = _DLManagedTensorVersioned.from_address(_get_pointer(capsule, _VERSIONED))
+        tensor = managed.dl_tensor
+        versioned = True
+    else:
+        raise ValueError(
+            "the PyCapsule is not an unused DLPack capsule: DLPack capsules can be imported "
+            "only once (it may already have been consumed), and other capsules are not "
+            "tensors. Export the tensor again."
+        )
+    ndim = tensor.ndim
+    shape = tuple(tensor.shape[i] for i in range(ndim))
+    strides = tuple(tensor.strides[i] for i in range(ndim)) if tensor.strides else None
+    dtype = None
+    if tensor.dtype.lanes == 1:
+        dtype = DTYPE_NAMES.get((tensor.dtype.code, tensor.dtype.bits))
+    return CapsuleInfo(
+        data_ptr=(tensor.data or 0) + tensor.byte_offset,
+        device=(tensor.device.device_type, tensor.device.device_id),
+        dtype=dtype,
+        shape=shape,
+        strides=strides,
+        versioned=versioned,
+    )
+
+
+class CapsuleArray:
+    """Adapts a bare capsule to the ``__dlpack__`` protocol that ``jax.dlpack`` expects.
+
+    The capsule is handed out once; the producer already synchronised its stream when
+    it created the capsule (the legacy protocol has no stream argument).
+    """
+
+    def __init__(self, capsule: Any, info: CapsuleInfo):
+        self._capsule = capsule
+        self._info = info
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        del stream, max_version, dl_device, copy
+        capsule, self._capsule = self._capsule, None
+        if capsule is None:
+            raise ValueError("this DLPack capsule was already imported once.")
+        return capsule
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return self._info.device

@@ -1,0 +1,135 @@
+"""TensorFlow <-> JAX data bridge over DLPack (implementation of ``from_tf``/``to_tf``).
+
+TensorFlow tensors are immutable and compact, so eager tensors are always shared without
+a copy. ``tf.Variable`` is read first (TensorFlow copies on write, so the JAX array is a
+snapshot that later ``assign`` calls do not change). Bare DLPack capsules (what
+``tf.experimental.dlpack.to_dlpack`` returns) are accepted too, after their header has
+been checked. String, resource and variant tensors are rejected *before* DLPack is
+touched: exporting them aborts the whole process inside TensorFlow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+import tensorflow as tf
+
+from ._common import check_x64, leaf_name
+from ._dlpack import CapsuleArray, describe_capsule, is_capsule
+
+__all__ = ["from_tf", "to_tf", "tensor_to_jax", "array_to_tf", "TF_DTYPES"]
+
+TF_DTYPES = {
+    tf.bool: "bool",
+    tf.int8: "int8",
+    tf.int16: "int16",
+    tf.int32: "int32",
+    tf.int64: "int64",
+    tf.uint8: "uint8",
+    tf.uint16: "uint16",
+    tf.uint32: "uint32",
+    tf.uint64: "uint64",
+    tf.float16: "float16",
+    tf.bfloat16: "bfloat16",
+    tf.float32: "float32",
+    tf.float64: "float64",
+    tf.complex64: "complex64",
+    tf.complex128: "complex128",
+}
+
+_HINT = "e.g. `tf.cast(t, tf."
+
+
+def _is_keras_variable(x: Any) -> bool:
+    return type(x).__name__ == "Variable" and type(x).__module__.startswith("keras")
+
+
+def read_tensor(t: Any, name: str) -> tf.Tensor:
+    """A ``tf.Tensor`` from a tensor, ``tf.Variable`` or Keras variable; clear errors else."""
+    if _is_keras_variable(t):
+        t = t.value
+    if isinstance(t, tf.Variable):
+        t = t.read_value() if tf.executing_eagerly() else tf.convert_to_tensor(t)
+    if isinstance(t, tf.RaggedTensor):
+        raise TypeError(f"{name} is a tf.RaggedTensor; convert it with `.to_tensor()` first.")
+    if isinstance(t, tf.SparseTensor):
+        raise TypeError(f"{name} is a tf.SparseTensor; convert it with `tf.sparse.to_dense` first.")
+    if isinstance(t, tf.IndexedSlices):
+        raise TypeError(
+            f"{name} is a tf.IndexedSlices; convert it with `tf.convert_to_tensor` first."
+        )
+    if not isinstance(t, tf.Tensor):
+        raise TypeError(
+            f"{name} is a {type(t).__module__}.{type(t).__qualname__}, not a TensorFlow "
+            "tensor, variable or DLPack capsule."
+        )
+    if t.dtype not in TF_DTYPES:
+        # Checked before any DLPack call: __dlpack__ on a string/resource/variant tensor
+        # aborts the interpreter inside TensorFlow.
+        raise TypeError(
+            f"{name} has dtype {t.dtype.name}, which has no JAX equivalent (only numeric "
+            "and bool tensors can be shared)."
+        )
+    return t
+
+
+def tensor_to_jax(t: Any, name: str, copy: bool | None) -> jax.Array:
+    """One eager TF tensor / variable / capsule to a JAX array."""
+    if is_capsule(t):
+        info = describe_capsule(t)
+        if info.dtype is None:
+            raise TypeError(f"{name} is a DLPack capsule of a dtype JAX does not support.")
+        check_x64(info.dtype, name, "convert before exporting, " + _HINT)
+        return jax.dlpack.from_dlpack(CapsuleArray(t, info), copy=copy)
+    t = read_tensor(t, name)
+    if not tf.executing_eagerly() or not hasattr(t, "numpy"):
+        raise TypeError(
+            f"{name} is a symbolic tensor (inside tf.function or a Keras graph): its data "
+            "does not exist yet. Call JAX code from graphs with "
+            "`scidiff.interop.tensorflow.wrap`, which handles graph mode."
+        )
+    check_x64(TF_DTYPES[t.dtype], name, _HINT)
+    if hasattr(t, "__dlpack__"):
+        return jax.dlpack.from_dlpack(t, copy=copy)
+    capsule = tf.experimental.dlpack.to_dlpack(t)  # older TensorFlow: capsules only
+    return jax.dlpack.from_dlpack(CapsuleArray(capsule, describe_capsule(capsule)), copy=copy)
+
+
+def array_to_tf(x: Any, name: str, copy: bool | None) -> tf.Tensor:
+    """One JAX array to an eager TF tensor sharing its buffer (unless ``copy``)."""
+    if isinstance(x, jax.core.Tracer):
+        raise TypeError(
+            f"{name} is a traced JAX value (you are inside jit/grad/vmap): only concrete "
+            "arrays can be handed to TensorFlow."
+        )
+    if not isinstance(x, jax.Array):
+        hint = " Use `tf.convert_to_tensor` for numpy arrays." if isinstance(x, np.ndarray) else ""
+        raise TypeError(
+            f"{name} is a {type(x).__module__}.{type(x).__qualname__}, not a jax.Array.{hint}"
+        )
+    if x.dtype == jax.dtypes.float0:
+        raise TypeError(f"{name} has dtype float0, which has no TensorFlow equivalent.")
+    if len(x.sharding.device_set) > 1:
+        if not x.is_fully_replicated:
+            raise ValueError(
+                f"{name} is sharded over {len(x.sharding.device_set)} devices; gather it "
+                "onto one device first."
+            )
+        x = x.addressable_data(0)
+    if copy:
+        x = x.copy()
+    return tf.experimental.dlpack.from_dlpack(x.__dlpack__())
+
+
+def from_tf(tree: Any, *, copy: bool | None = None) -> Any:
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
+    out = [tensor_to_jax(t, leaf_name("tree", p), copy) for p, t in leaves]
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def to_tf(tree: Any, *, copy: bool | None = None) -> Any:
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
+    out = [array_to_tf(x, leaf_name("tree", p), copy) for p, x in leaves]
+    return jax.tree_util.tree_unflatten(treedef, out)

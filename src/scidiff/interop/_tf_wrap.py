@@ -1,0 +1,235 @@
+"""A JAX function as a TensorFlow function: ``wrap`` (eager and graph) and ``KerasLayer``.
+
+Eager mode: inputs cross to JAX by DLPack, the compiled forward also returns the VJP
+residuals, and a ``tf.custom_gradient`` applies the compiled VJP when a
+``tf.GradientTape`` asks -- the same scheme as the torch bridge. For ``y = f(x)`` the
+tape supplies ``dy = dL/dy`` and receives ``dL/dx = dy^T (df/dx)``, the VJP of ``f``.
+
+Graph mode (inside ``tf.function``, hence Keras ``fit``): eager tensors do not exist, so
+the function is converted with JAX's own ``jax2tf.convert(..., with_gradient=True)``,
+which embeds the compiled JAX computation (StableHLO) and its VJP in the TF graph.
+Unknown dimensions (``None``, e.g. Keras' batch axis) become symbolic shapes: every
+unknown *leading* dimension shares the symbol ``b``; other unknown dimensions get their
+own symbol.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+import tensorflow as tf
+
+from ._common import CompiledFunction, split_static
+from ._tf_bridge import array_to_tf, read_tensor, tensor_to_jax
+
+__all__ = ["wrap"]  # and KerasLayer, created on first access (imports keras)
+
+
+def _is_tf(x: Any) -> bool:
+    return isinstance(x, (tf.Tensor, tf.Variable)) or (
+        type(x).__name__ == "Variable" and type(x).__module__.startswith("keras")
+    )
+
+
+def _is_dynamic(x: Any) -> bool:
+    return _is_tf(x) or isinstance(x, np.ndarray)
+
+
+def _polymorphic_spec(tensors) -> list[str] | None:
+    specs, any_unknown = [], False
+    for k, t in enumerate(tensors):
+        dims = []
+        for axis, d in enumerate(t.shape.as_list()):
+            if d is None:
+                any_unknown = True
+                dims.append("b" if axis == 0 else f"d{k}_{axis}")
+            else:
+                dims.append(str(d))
+        specs.append("(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")")
+    return specs if any_unknown else None
+
+
+class _Wrapped:
+    """The TF-callable returned by :func:`wrap` (see its docstring)."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        self._cache: dict[Any, CompiledFunction] = {}
+        self._converted: dict[Any, Callable] = {}
+        functools.update_wrapper(self, fn)
+
+    def _compiled(self, treedef, dyn_idx, static, diff_mask) -> CompiledFunction:
+        key = (treedef, static, diff_mask)
+        compiled = self._cache.get(key)
+        if compiled is None:
+            compiled = self._cache[key] = CompiledFunction(
+                self.fn, treedef, dyn_idx, static, diff_mask
+            )
+        return compiled
+
+    def __call__(self, *args, **kwargs):
+        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
+        dyn_idx, static = split_static(leaves, _is_dynamic, f"wrap({self.__name__})")
+        dyn = []
+        for i in dyn_idx:
+            x = leaves[i]
+            dyn.append(read_tensor(x, f"input leaf #{i}") if _is_tf(x) else tf.constant(x))
+        diff_mask = tuple(x.dtype.is_floating or x.dtype.is_complex for x in dyn)
+        compiled = self._compiled(treedef, dyn_idx, static, diff_mask)
+        if tf.executing_eagerly():
+            outs = self._eager(compiled, dyn)
+        else:
+            outs = self._graph(compiled, dyn)
+        return jax.tree_util.tree_unflatten(compiled.out_tree, list(outs))
+
+    @staticmethod
+    def _eager(compiled: CompiledFunction, dyn: list) -> list:
+        @tf.custom_gradient
+        def op(*xs):
+            jax_in = [tensor_to_jax(x, f"input leaf #{i}", None) for i, x in enumerate(xs)]
+            if any(compiled.diff_mask):
+                outs, residuals = compiled.forward_vjp(jax_in)
+            else:
+                outs, residuals = compiled.forward(jax_in), None
+            outs_tf = [array_to_tf(o, f"output leaf #{i}", None) for i, o in enumerate(outs)]
+
+            def grad(*dys):
+                cts = [
+                    tensor_to_jax(dy, f"gradient #{i}", None)
+                    if dy is not None
+                    else jax.numpy.zeros(o.shape, o.dtype)
+                    for i, (dy, o, inexact) in enumerate(zip(dys, outs, compiled.out_inexact))
+                    if inexact
+                ]
+                grads = iter(compiled.backward(residuals, cts))
+                return [
+                    array_to_tf(next(grads), f"gradient #{i}", None) if d else None
+                    for i, d in enumerate(compiled.diff_mask)
+                ]
+
+            return outs_tf, grad
+
+        return op(*dyn)
+
+    @tf.autograph.experimental.do_not_convert
+    def _graph(self, compiled: CompiledFunction, dyn: list) -> list:
+        from jax.experimental import jax2tf
+
+        poly = _polymorphic_spec(dyn)
+        key = (id(compiled), None if poly is None else tuple(poly))
+        converted = self._converted.get(key)
+        if converted is None:
+
+            def flat(*xs):
+                return tuple(compiled._flat_call(list(xs)))
+
+            converted = self._converted[key] = jax2tf.convert(
+                flat, with_gradient=True, polymorphic_shapes=poly
+            )
+        return list(converted(*dyn))
+
+
+def wrap(fn: Callable) -> Callable:
+    """Turn a JAX function into a TensorFlow function, differentiable by ``GradientTape``.
+
+    ``g = wrap(fn)`` takes ``fn``'s arguments as pytrees with TF tensors (or variables)
+    where ``fn`` expects arrays and returns ``fn``'s output pytree with TF tensors.
+
+    * Eager: DLPack in and out (no copies on CPU), compiled once per shape/dtype
+      signature, gradients from the compiled ``jax.vjp`` via ``tf.custom_gradient``.
+    * Inside ``tf.function`` (and so in Keras ``fit``): converted by
+      ``jax.experimental.jax2tf.convert(fn, with_gradient=True)``; ``None`` dimensions
+      become symbolic (all unknown leading dimensions are the same batch size ``b``).
+    * Floating and complex inputs are differentiable (their gradients are computed when a
+      tape records); integer/bool inputs and outputs are not. Complex gradients follow
+      TF's convention (the conjugate of JAX's) in eager mode.
+    * Non-tensor leaves are compile-time constants (must be hashable); numpy arrays are
+      non-differentiable inputs. ``tf.Variable`` inputs are read (the tape sees the read).
+
+    Args:
+        fn: a function of JAX arrays (pytrees in, pytree out), traceable by ``jax.jit``.
+
+    Returns:
+        A callable on TF tensors, usable eagerly, in ``tf.function`` and in Keras layers.
+
+    Raises:
+        TypeError: string/resource tensors, ragged/sparse tensors, non-hashable non-tensor
+            arguments. ValueError: a 64-bit tensor (eager) while JAX's x64 is off.
+
+    Example:
+        >>> import jax.numpy as jnp, tensorflow as tf
+        >>> from scidiff.interop import tensorflow as sdtf
+        >>> f = sdtf.wrap(lambda x: jnp.sum(jnp.sin(x)))
+        >>> x = tf.constant([0.0, 1.0])
+        >>> with tf.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = f(x)
+        >>> bool(tf.reduce_all(tf.abs(tape.gradient(y, x) - tf.cos(x)) < 1e-6))
+        True
+    """
+    if not callable(fn):
+        raise TypeError(f"wrap expects a callable JAX function, got {type(fn).__name__}.")
+    return _Wrapped(fn)
+
+
+def _make_keras_layer():
+    import keras
+
+    class KerasLayer(keras.layers.Layer):
+        """A Keras layer computing ``fn(params, *inputs)`` with trainable ``params``.
+
+        ``params`` (a pytree of arrays) become Keras weights, trained by ``fit`` or any
+        optimiser; the computation is the JAX function ``fn`` (through :func:`wrap`).
+        The layer is not serialisable with ``get_config`` (``fn`` is arbitrary code).
+
+        Args:
+            fn: ``fn(params, *inputs)``, a JAX function.
+            params: pytree of initial values (JAX/numpy arrays or Python numbers).
+            **kwargs: passed to ``keras.layers.Layer`` (``name``, ``trainable``, ...).
+
+        Example:
+            >>> import jax.numpy as jnp, numpy as np
+            >>> from scidiff.interop import tensorflow as sdtf
+            >>> layer = sdtf.KerasLayer(lambda p, x: p["w"] * x, {"w": np.float32(3.0)})
+            >>> float(layer(np.ones((2,), np.float32))[0])
+            3.0
+        """
+
+        def __init__(self, fn: Callable, params: Any, **kwargs):
+            super().__init__(**kwargs)
+            leaves, self._param_tree = jax.tree_util.tree_flatten_with_path(params)
+            self._param_vars = []
+            for path, leaf in leaves:
+                value = np.asarray(leaf)
+                name = "".join(c if c.isalnum() else "_" for c in jax.tree_util.keystr(path))
+                var = self.add_weight(
+                    shape=value.shape,
+                    dtype=str(value.dtype),
+                    initializer=lambda shape, dtype=None, v=value: tf.constant(v, dtype=dtype),
+                    name=name.strip("_") or "param",
+                )
+                self._param_vars.append(var)
+            self._fn = wrap(fn)
+
+        @property
+        def params(self) -> Any:
+            """The parameters as the pytree ``fn`` expects (Keras variables)."""
+            return jax.tree_util.tree_unflatten(self._param_tree, self._param_vars)
+
+        def call(self, *inputs):
+            return self._fn(self.params, *inputs)
+
+    return KerasLayer
+
+
+def __getattr__(name: str):
+    # Keras is imported only when the layer is first used (it is slow to import).
+    if name == "KerasLayer":
+        cls = _make_keras_layer()
+        globals()["KerasLayer"] = cls
+        return cls
+    raise AttributeError(name)

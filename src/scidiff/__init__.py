@@ -29,6 +29,13 @@ from ._ode._solvers import Leapfrog as Leapfrog
 from ._ode._solvers import Yoshida4 as Yoshida4
 
 # --- ODE: stiff solvers; SDE (issue 4) ---
+from ._ode._solvers import BDF as BDF
+from ._ode._solvers import DenseLU as DenseLU
+from ._ode._solvers import ImplicitEuler as ImplicitEuler
+from ._ode._solvers import Kvaerno3 as Kvaerno3
+from ._ode._solvers import Kvaerno5 as Kvaerno5
+from ._ode._solvers import NewtonKrylov as NewtonKrylov
+from ._ode._solvers import Rodas5 as Rodas5
 
 # --- linear systems (issue 3) ---
 from ._linear._linear_solve import LinearSolution as LinearSolution

@@ -15,3 +15,11 @@ from .leapfrog import Leapfrog as Leapfrog
 from .yoshida4 import Yoshida4 as Yoshida4
 
 # --- stiff (ode-stiff) ---
+from ._linear_algebra import AbstractLinearSolver as AbstractLinearSolver
+from ._linear_algebra import DenseLU as DenseLU
+from ._linear_algebra import NewtonKrylov as NewtonKrylov
+from .implicit_euler import ImplicitEuler as ImplicitEuler
+from .kvaerno3 import Kvaerno3 as Kvaerno3
+from .kvaerno5 import Kvaerno5 as Kvaerno5
+from .rodas5 import Rodas5 as Rodas5
+from .bdf import BDF as BDF

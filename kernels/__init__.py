@@ -7,6 +7,8 @@ for ``scidiff.solve_ivp`` (method of lines) and as fixed-step steppers for long 
 This file only re-exports: each name is implemented in a private module.
 """
 
+# ruff: noqa: I001  -- imports stay grouped under their area markers, not sorted
+
 # --- grids, boundary conditions, finite differences, initial conditions ---
 from ._advection import advection as advection
 from ._advection import flux_divergence as flux_divergence
@@ -31,12 +33,27 @@ from ._initial_conditions import random_fourier_series as random_fourier_series
 from ._initial_conditions import taylor_green_vortex as taylor_green_vortex
 
 # --- spectral operators and ETDRK steppers ---
+from ._etdrk import ETDRK as ETDRK
+from ._etdrk import etdrk_coefficients as etdrk_coefficients
+from ._spectral import dealias_mask as dealias_mask
+from ._spectral import leray_projection as leray_projection
+from ._spectral import spectral_derivative as spectral_derivative
+from ._spectral import spectral_divergence as spectral_divergence
+from ._spectral import spectral_gradient as spectral_gradient
+from ._spectral import spectral_laplacian as spectral_laplacian
+from ._spectral import spectral_poisson as spectral_poisson
+from ._spectral import wavenumbers as wavenumbers
+from .models import AbstractSemilinearModel as AbstractSemilinearModel
+from .models import ETDRKStepper as ETDRKStepper
 
 # --- PDE models ---
 from .models import AbstractPDEModel as AbstractPDEModel
 from .models import AdvectionDiffusion as AdvectionDiffusion
 from .models import Burgers as Burgers
 from .models import GrayScott as GrayScott
+from .models import KortewegDeVries as KortewegDeVries
+from .models import KuramotoSivashinsky as KuramotoSivashinsky
+from .models import NavierStokes2D as NavierStokes2D
 from .models import Heat as Heat
 from .models import ShallowWater as ShallowWater
 from .models import Wave as Wave

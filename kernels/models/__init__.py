@@ -2,6 +2,8 @@
 is a right-hand side for ``scidiff.solve_ivp`` and whose ``step``/``rollout`` advance it
 with a fixed step."""
 
+# ruff: noqa: I001  -- imports stay grouped under their area markers, not sorted
+
 from ._base import AbstractPDEModel as AbstractPDEModel
 
 # --- finite-difference models (heat, advection-diffusion, wave, Burgers, Gray-Scott, shallow water) ---
@@ -13,3 +15,8 @@ from .shallow_water import ShallowWater as ShallowWater
 from .wave import Wave as Wave
 
 # --- spectral models (KdV, Kuramoto-Sivashinsky, Navier-Stokes) ---
+from ._semilinear import AbstractSemilinearModel as AbstractSemilinearModel
+from ._semilinear import ETDRKStepper as ETDRKStepper
+from .kdv import KortewegDeVries as KortewegDeVries
+from .kuramoto_sivashinsky import KuramotoSivashinsky as KuramotoSivashinsky
+from .navier_stokes import NavierStokes2D as NavierStokes2D

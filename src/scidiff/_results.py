@@ -54,6 +54,9 @@ class RESULTS(eqx.Enumeration):
     bracket_invalid = "the bracket (lo, hi) has no sign change: F(lo) and F(hi) have the same sign."
     line_search_failed = "the line search could not find a step that decreases the objective."
     event_occurred = "a terminal event stopped the integration."  # informational, `ok` is True
+    event_overflow = (
+        "an event crossed zero more often than its buffer holds: raise `Event(max_events=...)`."
+    )
 
 
 def is_successful(result: RESULTS) -> Bool[Array, "..."]:

@@ -36,6 +36,11 @@ from ._ode._solvers import Kvaerno3 as Kvaerno3
 from ._ode._solvers import Kvaerno5 as Kvaerno5
 from ._ode._solvers import NewtonKrylov as NewtonKrylov
 from ._ode._solvers import Rodas5 as Rodas5
+from ._sde import AbstractSDESolver as AbstractSDESolver
+from ._sde import EulerMaruyama as EulerMaruyama
+from ._sde import Milstein as Milstein
+from ._sde import SDESolution as SDESolution
+from ._sde import solve_sde as solve_sde
 
 # --- linear systems (issue 3) ---
 from ._linear._linear_solve import LinearSolution as LinearSolution

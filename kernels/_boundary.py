@@ -199,8 +199,8 @@ def _ghosts(u, pair, axis: int, h: float, vertex: bool, width: int, side: int, c
     return mirror + dist * _face_value(bc.flux, u, axis, "flux", corner)
 
 
-def _pad_one(u, grid: Grid, pairs, axis: int, wl: int, wu: int, corner=0):
-    """Pad grid ``axis`` of ``u`` (already shape-checked) by ``(wl, wu)`` ghost points."""
+def _ghost_slabs(u, grid: Grid, pairs, axis: int, wl: int, wu: int, corner=0):
+    """The ``(lower, upper)`` ghost slabs (``None`` for zero width) of grid ``axis``."""
     ax = u.ndim - grid.ndim + axis
     n = u.shape[ax]
     pair = pairs[axis]
@@ -212,13 +212,50 @@ def _pad_one(u, grid: Grid, pairs, axis: int, wl: int, wu: int, corner=0):
             "finer grid or a lower-order stencil."
         )
     h = grid.spacing[axis]
-    parts = []
-    if wl:
-        parts.append(_ghosts(u, pair, ax, h, vertex, wl, 0, corner))
-    parts.append(u)
-    if wu:
-        parts.append(_ghosts(u, pair, ax, h, vertex, wu, 1, corner))
-    return jnp.concatenate(parts, axis=ax) if len(parts) > 1 else u
+    lo = _ghosts(u, pair, ax, h, vertex, wl, 0, corner) if wl else None
+    hi = _ghosts(u, pair, ax, h, vertex, wu, 1, corner) if wu else None
+    return lo, hi
+
+
+def _pad_one(u, grid: Grid, pairs, axis: int, wl: int, wu: int, corner=0):
+    """Pad grid ``axis`` of ``u`` (already shape-checked) by ``(wl, wu)`` ghost points."""
+    lo, hi = _ghost_slabs(u, grid, pairs, axis, wl, wu, corner)
+    parts = [p for p in (lo, u, hi) if p is not None]
+    return jnp.concatenate(parts, axis=u.ndim - grid.ndim + axis) if len(parts) > 1 else u
+
+
+def _shifted(u, grid: Grid, pairs, axis: int, offsets):
+    """``{k: s_k}`` with ``s_k[i] = u[i + k]`` along grid ``axis``, ghosts where ``i + k``
+    falls outside.
+
+    Equivalent to slicing the padded array, but written as the sum of two zero-padded
+    pieces (the shifted interior and the needed ghosts) instead of a concatenation: XLA
+    fuses ``pad`` into a consumer loop on every backend, whereas a concatenation along
+    the minor axis is materialised on CPU. A whole stencil then compiles to one loop
+    that reads ``u`` once (see ``benchmarks/stencil.py``).
+    """
+    w = max(abs(k) for k in offsets)
+    lo, hi = _ghost_slabs(u, grid, pairs, axis, w, w)
+    ax = u.ndim - grid.ndim + axis
+    n = u.shape[ax]
+    zero = jnp.zeros((), u.dtype)
+
+    def zpad(x, before, after):
+        cfg = [(0, 0, 0)] * u.ndim
+        cfg[ax] = (before, after, 0)
+        return lax.pad(x, zero, cfg)
+
+    out = {}
+    for k in offsets:
+        if k == 0:
+            out[k] = u
+        elif k > 0:  # interior u[k:], then the first k upper ghosts
+            body = zpad(lax.slice_in_dim(u, k, n, axis=ax), 0, k)
+            out[k] = body + zpad(lax.slice_in_dim(hi, 0, k, axis=ax), n - k, 0)
+        else:  # the last |k| lower ghosts, then interior u[:n-|k|]
+            body = zpad(lax.slice_in_dim(u, 0, n + k, axis=ax), -k, 0)
+            out[k] = body + zpad(lax.slice_in_dim(lo, w + k, w, axis=ax), 0, n + k)
+    return out
 
 
 def pad_axis(u, grid: Grid, bcs, axis: int, width: int | tuple[int, int]):

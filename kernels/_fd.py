@@ -1,8 +1,8 @@
 r"""Finite-difference operators on uniform grids, any dimension, any boundary condition.
 
 Each operator pads the field with ghost points (:func:`~scidiff.kernels.pad_axis`, the one
-place boundary conditions are applied) and combines shifted slices of the padded array:
-no ``roll``, so XLA fuses pad + stencil into a single loop.
+place boundary conditions are applied) and combines shifted copies of the field built from zero-padded pieces: no ``roll`` and no
+concatenation, so XLA fuses ghosts + stencil into a single loop over the grid.
 
 Central stencils (``h`` the spacing along the axis):
 
@@ -22,9 +22,8 @@ parity at the wall (e.g. diffusion problems), and lower it otherwise.
 from __future__ import annotations
 
 import jax.numpy as jnp
-from jax import lax
 
-from ._boundary import _pad_one, normalize_bcs
+from ._boundary import _shifted, normalize_bcs
 from ._grid import Grid, check_field
 
 __all__ = ["derivative", "gradient", "divergence", "laplacian"]
@@ -44,15 +43,34 @@ def _check_order(order: int) -> None:
 
 def _apply(u, grid: Grid, pairs, axis: int, weights: dict[int, float], scale: float):
     """``scale * sum_k w_k u_{i+k}`` along grid ``axis`` with ghosts from the BCs."""
-    w = max(abs(k) for k in weights)
-    up = _pad_one(u, grid, pairs, axis, w, w)
-    ax = u.ndim - grid.ndim + axis
-    n = u.shape[ax]
-    out = None
-    for k, c in sorted(weights.items()):
-        term = lax.slice_in_dim(up, w + k, w + k + n, axis=ax) * jnp.asarray(c * scale, u.dtype)
+    return _combine(u, _stencil_terms(u, grid, pairs, axis, weights, scale))
+
+
+def _stencil_terms(u, grid: Grid, pairs, axis: int, weights: dict[int, float], scale: float):
+    """``(centre weight, [(weight, shifted array), ...])`` for one axis."""
+    shifted = _shifted(u, grid, pairs, axis, sorted(weights))
+    terms = [(w * scale, shifted[k]) for k, w in sorted(weights.items(), reverse=True) if k]
+    return weights.get(0, 0.0) * scale, terms
+
+
+def _combine(u, *parts):
+    """``centre * u + sum(weight * shifted)`` over the axes' terms, as one left-to-right chain.
+
+    Weights are taken relative to the first term's, so the common case (a Laplacian on
+    equal spacings) has no multiply per term, only one at the end. The association
+    matters on CPU: XLA's fused loop over ``pad`` pieces vectorises well for a chain
+    ``((c u + s_1) + s_2) + ...`` started with the ``+k`` shift of the leading axis, and is
+    2-4x slower when shifted arrays are first added pairwise or the chain starts from a
+    minor axis (measured with jaxlib 0.10; see ``benchmarks/stencil.py``).
+    """
+    terms = [t for _, ts in parts for t in ts]
+    ref = terms[0][0]
+    centre = sum(c for c, _ in parts) / ref
+    out = u * jnp.asarray(centre, u.dtype) if centre else None
+    for wgt, arr in terms:
+        term = arr if wgt == ref else arr * jnp.asarray(wgt / ref, u.dtype)
         out = term if out is None else out + term
-    return out
+    return out * jnp.asarray(ref, u.dtype)
 
 
 def _prepare(u, grid: Grid, bcs, order: int, name: str = "u"):
@@ -153,8 +171,8 @@ def laplacian(u, grid: Grid, bcs, *, order: int = 2):
         >>> lap = laplacian(jnp.sin(x), g, Periodic(), order=4)   # ~ -sin(x)
     """
     u, pairs = _prepare(u, grid, bcs, order)
-    out = None
-    for a in range(grid.ndim):
-        term = _apply(u, grid, pairs, a, _SECOND[order], 1.0 / grid.spacing[a] ** 2)
-        out = term if out is None else out + term
-    return out
+    parts = [
+        _stencil_terms(u, grid, pairs, a, _SECOND[order], 1.0 / grid.spacing[a] ** 2)
+        for a in range(grid.ndim)
+    ]
+    return _combine(u, *parts)

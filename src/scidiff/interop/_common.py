@@ -56,7 +56,7 @@ def check_x64(dtype_name: str, where: str, framework_hint: str) -> None:
 
 
 def split_static(
-    leaves: Sequence[Any], is_dynamic: Callable[[Any], bool], where: str
+    leaves: Sequence[Any], is_dynamic: Callable[[Any], bool], where: str, tree: Any = None
 ) -> tuple[list[int], tuple]:
     """Indices of dynamic leaves, and the static leaves (``None`` in dynamic slots).
 
@@ -71,8 +71,12 @@ def split_static(
             try:
                 hash(leaf)
             except TypeError:
+                name = f"argument leaf #{i}"
+                if tree is not None:  # name it by its path: (args, kwargs)[...]
+                    path = jax.tree_util.tree_flatten_with_path(tree)[0][i][0]
+                    name = leaf_name("(args, kwargs)", path)
                 raise TypeError(
-                    f"{where}: argument leaf #{i} of type {type(leaf).__name__} is neither a "
+                    f"{where}: {name} of type {type(leaf).__name__} is neither a "
                     "tensor nor hashable. Non-tensor arguments are compile-time constants "
                     "and must be hashable (numbers, strings, tuples); pass arrays as tensors."
                 ) from None

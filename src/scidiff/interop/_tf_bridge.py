@@ -82,7 +82,7 @@ def tensor_to_jax(t: Any, name: str, copy: bool | None) -> jax.Array:
         if info.dtype is None:
             raise TypeError(f"{name} is a DLPack capsule of a dtype JAX does not support.")
         check_x64(info.dtype, name, "convert before exporting, " + _HINT)
-        return jax.dlpack.from_dlpack(CapsuleArray(t, info), copy=copy)
+        return _maybe_copy(jax.dlpack.from_dlpack(CapsuleArray(t, info)), copy)
     t = read_tensor(t, name)
     if not tf.executing_eagerly() or not hasattr(t, "numpy"):
         raise TypeError(
@@ -92,9 +92,16 @@ def tensor_to_jax(t: Any, name: str, copy: bool | None) -> jax.Array:
         )
     check_x64(TF_DTYPES[t.dtype], name, _HINT)
     if hasattr(t, "__dlpack__"):
-        return jax.dlpack.from_dlpack(t, copy=copy)
+        return _maybe_copy(jax.dlpack.from_dlpack(t), copy)
     capsule = tf.experimental.dlpack.to_dlpack(t)  # older TensorFlow: capsules only
-    return jax.dlpack.from_dlpack(CapsuleArray(capsule, describe_capsule(capsule)), copy=copy)
+    return _maybe_copy(
+        jax.dlpack.from_dlpack(CapsuleArray(capsule, describe_capsule(capsule))), copy
+    )
+
+
+def _maybe_copy(x: jax.Array, copy: bool | None) -> jax.Array:
+    # jax.dlpack.from_dlpack(..., copy=True) still aliases on CPU (jax 0.10): copy here.
+    return jax.numpy.array(x, copy=True) if copy else x
 
 
 def array_to_tf(x: Any, name: str, copy: bool | None) -> tf.Tensor:
@@ -104,13 +111,13 @@ def array_to_tf(x: Any, name: str, copy: bool | None) -> tf.Tensor:
             f"{name} is a traced JAX value (you are inside jit/grad/vmap): only concrete "
             "arrays can be handed to TensorFlow."
         )
+    if getattr(x, "dtype", None) == jax.dtypes.float0:
+        raise TypeError(f"{name} has dtype float0, which has no TensorFlow equivalent.")
     if not isinstance(x, jax.Array):
         hint = " Use `tf.convert_to_tensor` for numpy arrays." if isinstance(x, np.ndarray) else ""
         raise TypeError(
             f"{name} is a {type(x).__module__}.{type(x).__qualname__}, not a jax.Array.{hint}"
         )
-    if x.dtype == jax.dtypes.float0:
-        raise TypeError(f"{name} has dtype float0, which has no TensorFlow equivalent.")
     if len(x.sharding.device_set) > 1:
         if not x.is_fully_replicated:
             raise ValueError(

@@ -73,7 +73,9 @@ class _Wrapped:
 
     def __call__(self, *args, **kwargs):
         leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
-        dyn_idx, static = split_static(leaves, _is_dynamic, f"wrap({self.__name__})")
+        dyn_idx, static = split_static(
+            leaves, _is_dynamic, f"wrap({self.__name__})", (args, kwargs)
+        )
         dyn = []
         for i in dyn_idx:
             x = leaves[i]

@@ -92,8 +92,11 @@ def tensor_to_jax(t: Any, name: str, copy: bool | None) -> jax.Array:
             f"{name} cannot be shared without a copy because {' and '.join(reasons)}, "
             "but copy=False was given. Pass copy=None (copy only when needed) or copy=True."
         )
+    if copy and not reasons:
+        # jax.dlpack.from_dlpack(..., copy=True) still aliases on CPU (jax 0.10): copy here.
+        t = t.clone()
     try:
-        return jax.dlpack.from_dlpack(t, copy=None if reasons else copy)
+        return jax.dlpack.from_dlpack(t, copy=None if copy is None else False)
     except ValueError as err:  # JAX's "not aligned" message for copy=False
         raise ValueError(f"{name}: {err}") from None
     except RuntimeError as err:
@@ -114,15 +117,15 @@ def array_to_torch(x: Any, name: str, copy: bool | None) -> torch.Tensor:
             "arrays can be handed to torch. To use a JAX function from torch, wrap it with "
             "`scidiff.interop.torch.wrap`."
         )
+    if getattr(x, "dtype", None) == jax.dtypes.float0:
+        raise TypeError(
+            f"{name} has dtype float0 (the tangent type of integer inputs), which has no "
+            "torch equivalent."
+        )
     if not isinstance(x, jax.Array):
         hint = " Use `torch.from_numpy` for numpy arrays." if isinstance(x, np.ndarray) else ""
         raise TypeError(
             f"{name} is a {type(x).__module__}.{type(x).__qualname__}, not a jax.Array.{hint}"
-        )
-    if x.dtype == jax.dtypes.float0:
-        raise TypeError(
-            f"{name} has dtype float0 (the tangent type of integer inputs), which has no "
-            "torch equivalent."
         )
     if len(x.sharding.device_set) > 1:
         if not x.is_fully_replicated:

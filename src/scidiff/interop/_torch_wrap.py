@@ -119,7 +119,9 @@ class _Wrapped:
 
     def __call__(self, *args, **kwargs):
         leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
-        dyn_idx, static = split_static(leaves, _is_dynamic, f"wrap({self.__name__})")
+        dyn_idx, static = split_static(
+            leaves, _is_dynamic, f"wrap({self.__name__})", (args, kwargs)
+        )
         dyn = [leaves[i] for i in dyn_idx]
         grad_on = torch.is_grad_enabled()
         diff_mask = tuple(grad_on and isinstance(x, torch.Tensor) and x.requires_grad for x in dyn)

@@ -1,0 +1,186 @@
+r"""Step-size control: the PID controller, constant steps, and the initial step.
+
+An adaptive step from ``t`` to ``t + h`` returns a local error estimate ``e`` (a pytree
+like ``y``). Its size is measured relative to the tolerances, as in scipy and diffrax,
+
+.. math::
+
+    \varepsilon = \operatorname{RMS}_i \frac{e_i}{\mathrm{atol} + \mathrm{rtol}\,
+    \max(|y_{0,i}|, |y_{1,i}|)},
+
+and the step is accepted when :math:`\varepsilon \le 1`. The next step is
+``h_next = h * factor`` with the PID rule (Söderlind; diffrax's convention), for a method
+whose error estimate is :math:`O(h^k)` (``k = solver.error_order``):
+
+.. math::
+
+    \text{factor} = \text{safety}\;
+    \varepsilon_n^{-\beta_1}\,\varepsilon_{n-1}^{-\beta_2}\,\varepsilon_{n-2}^{-\beta_3},
+    \quad \beta_1 = \frac{p + i + d}{k},\ \beta_2 = -\frac{p + 2d}{k},\ \beta_3 = \frac{d}{k},
+
+clipped to ``[factormin, factormax]`` after an accepted step and to ``[factormin, 1]``
+after a rejected one. The defaults ``(p, i, d) = (0, 1, 0)`` give the classical
+integral controller of scipy and Hairer's DOPRI5.
+"""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, PyTree, Scalar
+
+__all__ = [
+    "AbstractStepSizeController",
+    "PIDController",
+    "ConstantStepSize",
+    "rms_norm",
+    "scaled_error",
+    "select_initial_step",
+]
+
+
+class AbstractStepSizeController(eqx.Module):
+    """Base of the step-size strategies passed as ``solve_ivp(..., controller=...)``."""
+
+
+class PIDController(AbstractStepSizeController):
+    """Adaptive steps from the embedded error estimate (the default for embedded methods).
+
+    Arguments:
+        pcoeff, icoeff, dcoeff: the proportional, integral and derivative gains
+            (default ``0, 1, 0``: the classical integral controller). For stiff or
+            oscillatory problems ``pcoeff=0.4, icoeff=0.3`` is a common choice.
+        safety: multiplies every factor (``0.9``).
+        factormin, factormax: bounds on ``h_next / h`` (``0.2`` and ``10``).
+        dtmax: optional upper bound on ``|h|``.
+
+    The tolerances are ``solve_ivp``'s ``rtol``/``atol`` (traced, so sweeping them never
+    recompiles); the controller itself only holds these static gains.
+
+    Example:
+        >>> import scidiff
+        >>> ctrl = scidiff.PIDController(pcoeff=0.4, icoeff=0.3)
+    """
+
+    pcoeff: float = eqx.field(default=0.0, static=True)
+    icoeff: float = eqx.field(default=1.0, static=True)
+    dcoeff: float = eqx.field(default=0.0, static=True)
+    safety: float = eqx.field(default=0.9, static=True)
+    factormin: float = eqx.field(default=0.2, static=True)
+    factormax: float = eqx.field(default=10.0, static=True)
+    dtmax: float | None = eqx.field(default=None, static=True)
+
+    def __check_init__(self):
+        for name in ("pcoeff", "icoeff", "dcoeff", "safety", "factormin", "factormax"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise TypeError(f"PIDController `{name}` must be a finite Python number.")
+        if not 0 < self.safety <= 1:
+            raise ValueError(f"PIDController `safety` must lie in (0, 1], got {self.safety}.")
+        if not 0 < self.factormin < 1 < self.factormax:
+            raise ValueError(
+                "PIDController needs 0 < factormin < 1 < factormax, got "
+                f"factormin={self.factormin}, factormax={self.factormax}."
+            )
+        if self.pcoeff + self.icoeff + self.dcoeff <= 0:
+            raise ValueError(
+                "PIDController needs pcoeff + icoeff + dcoeff > 0 (otherwise the step size "
+                "never reacts to the error)."
+            )
+        if self.dtmax is not None and not self.dtmax > 0:
+            raise ValueError(f"PIDController `dtmax` must be positive, got {self.dtmax}.")
+
+    def factor(
+        self,
+        err: Scalar,
+        err_prev: Scalar,
+        err_prev2: Scalar,
+        accepted: Array,
+        error_order: int,
+    ) -> Scalar:
+        """``h_next / h`` from this and the two previous accepted error norms."""
+        k = float(error_order)
+        beta1 = (self.pcoeff + self.icoeff + self.dcoeff) / k
+        beta2 = -(self.pcoeff + 2 * self.dcoeff) / k
+        beta3 = self.dcoeff / k
+
+        def power(e, beta):
+            if beta == 0:
+                return jnp.ones_like(e)
+            # A zero error means "as large as allowed": err**-beta would be inf.
+            safe = jnp.where(e > 0, e, 1.0)
+            return jnp.where(e > 0, safe ** (-beta), jnp.inf)
+
+        raw = self.safety * power(err, beta1) * power(err_prev, beta2) * power(err_prev2, beta3)
+        raw = jnp.where(jnp.isnan(raw), self.factormin, raw)
+        upper = jnp.where(accepted, self.factormax, 1.0)
+        return jnp.clip(raw, self.factormin, upper)
+
+
+class ConstantStepSize(AbstractStepSizeController):
+    """Fixed steps of ``dt0`` (the last one clipped to land on ``t1``).
+
+    The default for methods without an error estimate (``Euler``, ``RK4``, ``Leapfrog``);
+    passing it explicitly forces fixed steps for embedded methods too (e.g. to measure
+    a method's convergence order). Requires ``dt0``.
+
+    Example:
+        >>> import jax.numpy as jnp, scidiff
+        >>> sol = scidiff.solve_ivp(lambda t, y, a: -y, (0.0, 1.0), jnp.ones(2),
+        ...                         dt0=0.01, controller=scidiff.ConstantStepSize())
+        >>> int(sol.stats["num_steps"])
+        100
+    """
+
+
+def rms_norm(x: PyTree) -> Scalar:
+    """Root mean square over every element of every leaf (``|.|`` for complex leaves)."""
+    leaves = jax.tree_util.tree_leaves(x)
+    total = sum(jnp.sum(jnp.abs(v) ** 2) for v in leaves)
+    size = sum(v.size for v in leaves)
+    return jnp.sqrt(total / size)
+
+
+def scaled_error(y_error: PyTree, y0: PyTree, y1: PyTree, rtol: Scalar, atol: Scalar) -> Scalar:
+    """The RMS of ``y_error / (atol + rtol * max(|y0|, |y1|))`` (see module docstring)."""
+    scaled = jax.tree_util.tree_map(
+        lambda e, a, b: e / (atol + rtol * jnp.maximum(jnp.abs(a), jnp.abs(b))), y_error, y0, y1
+    )
+    return rms_norm(scaled)
+
+
+def select_initial_step(f, t0, y0, args, f0, direction_span, error_order, rtol, atol):
+    r"""Hairer, Nørsett & Wanner (II.4) automatic initial step, as scipy and diffrax do.
+
+    With ``sc = atol + rtol |y0|``: ``d0 = ||y0/sc||``, ``d1 = ||f0/sc||``,
+    ``h0 = 0.01 d0/d1`` (or ``1e-6`` when either is tiny), one explicit Euler step
+    ``y1 = y0 + h0 f0``, ``d2 = ||(f(t0 + h0, y1) - f0)/sc|| / h0`` and
+    ``h1 = (0.01 / max(d1, d2))^{1/k}``; the result is ``min(100 h0, h1, |t1 - t0|)``.
+    ``k`` is the error order of the method. Costs one evaluation of ``f`` (``f0`` given).
+
+    ``t`` increases here (the loop integrates in a time variable that always increases);
+    ``direction_span`` is ``t1 - t0 > 0``. Returns a positive step, gradient-free.
+    """
+    t0, y0, f0 = jax.lax.stop_gradient((t0, y0, f0))
+    dtype = jnp.asarray(t0).dtype
+    scale = jax.tree_util.tree_map(lambda y: atol + rtol * jnp.abs(y), y0)
+    d0 = rms_norm(jax.tree_util.tree_map(lambda y, s: y / s, y0, scale))
+    d1 = rms_norm(jax.tree_util.tree_map(lambda v, s: v / s, f0, scale))
+    tiny = (d0 < 1e-5) | (d1 < 1e-5)
+    h0 = jnp.where(tiny, 1e-6, 0.01 * d0 / jnp.where(tiny, 1.0, d1)).astype(dtype)
+    h0 = jnp.minimum(h0, direction_span)
+    y1 = jax.tree_util.tree_map(lambda y, v: y + (h0 * v).astype(y.dtype), y0, f0)
+    f1 = jax.lax.stop_gradient(f(t0 + h0, y1, args))
+    d2 = rms_norm(jax.tree_util.tree_map(lambda a, b, s: (a - b) / s, f1, f0, scale)) / h0
+    dmax = jnp.maximum(d1, d2)
+    small = dmax <= 1e-15
+    h1 = jnp.where(
+        small,
+        jnp.maximum(1e-6, h0 * 1e-3),
+        (0.01 / jnp.where(small, 1.0, dmax)) ** (1.0 / error_order),
+    ).astype(dtype)
+    h = jnp.minimum(jnp.minimum(100 * h0, h1), direction_span)
+    return jax.lax.stop_gradient(h)

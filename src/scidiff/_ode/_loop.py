@@ -1,0 +1,422 @@
+r"""The integration loop: one ``lax.while_loop`` shared by every solver and every adjoint.
+
+Time reversal. The loop always integrates in ``s = d t`` with ``d = sign(t1 - t0)`` (a
+traced ``+-1``, so ``t_span`` stays traced), i.e. it solves
+``dy/ds = d f(d s, y, args)`` with ``s`` increasing. Save times, events and dense output
+are stored in ``s`` and mapped back by the caller.
+
+The body is split in two so that the adjoints can differentiate it cheaply:
+
+* :func:`attempt` -- a pure function ``core -> (core', record)``: one attempted step,
+  the accept/reject decision, the next step size (gradient-free: the mesh is treated as
+  fixed, the usual discretise-then-optimise convention), events on accepted steps.
+  ``core`` is the small carry (time, state, step size, solver state, counters);
+  ``record`` the step's outputs (its interval and dense information, located events).
+* :func:`write` -- scatters a record into the output buffers (values at ``t_eval``,
+  the dense-output buffer, the event buffers). Buffers never enter ``attempt``, so
+  reverse mode never pays ``O(len(t_eval))`` or ``O(max_steps)`` per step: the
+  cotangent of a record is gathered from the buffers' cotangents by
+  :func:`record_cotangent` (see ``_adjoint.py``).
+
+Saving at ``t_eval`` does not force steps onto save times: each accepted step
+``[s_a, s_b]`` fills the save slots with ``s_a < s_i <= s_b`` from the solver's own
+interpolant (an inner loop over those slots only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import PyTree
+
+from .._results import RESULTS
+from ._base import AbstractODESolver, tree_where
+from ._controller import (
+    ConstantStepSize,
+    PIDController,
+    scaled_error,
+    select_initial_step,
+)
+from ._event import Event, crossed, locate_crossing
+
+__all__ = ["LoopConfig", "Params", "Core", "Record", "Buffers", "run", "init_core", "attempt"]
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+    """Everything static about one solve (hashable Python objects only)."""
+
+    solver_static: Any  # the solver with its array leaves removed (see Params.solver_dyn)
+    controller: PIDController | ConstantStepSize
+    f: Callable  # closure-converted: f(t, y, args_dyn, *f_consts)
+    conds: tuple[Callable, ...]  # closure-converted: cond(t, y, args_dyn, *consts)
+    events: tuple[Event, ...]
+    args_static: Any
+    dense: bool
+    max_steps: int
+    n_save: int  # 0: save the final state only
+    auto_dt0: bool
+    time_dtype: Any
+
+    @property
+    def fixed(self) -> bool:
+        return isinstance(self.controller, ConstantStepSize)
+
+
+class Params(NamedTuple):
+    """The traced inputs of the loop (``args`` .. ``s_eval`` are differentiable)."""
+
+    args: PyTree  # the array leaves of `args`
+    f_consts: list
+    ev_consts: tuple
+    s0: Any
+    s1: Any
+    s_eval: Any  # (n_save,) increasing save times in s, or None
+    solver_dyn: PyTree
+    rtol: Any
+    atol: Any
+    dt0: Any  # |dt0| or None
+    d: Any  # +-1
+
+
+class Core(NamedTuple):
+    """The while-loop carry that matters for the solution (small, fixed shape)."""
+
+    t: Any
+    y: PyTree
+    dt: Any
+    state: PyTree
+    err1: Any
+    err2: Any
+    c_prev: tuple
+    n_iter: Any
+    num_steps: Any
+    num_rejected: Any
+    num_fevals: Any
+    save_idx: Any
+    ev_count: tuple
+    result: RESULTS
+    done: Any
+
+
+class Record(NamedTuple):
+    """What one attempted step hands to the output buffers."""
+
+    accepted: Any
+    t_prev: Any
+    t_next: Any  # the step's end (interpolant bounds are [t_prev, t_next])
+    t_end: Any  # where the solution stops inside it (t_next, or a terminal event)
+    dense_info: PyTree
+    ev_record: tuple  # per event: a crossing recorded in this step
+    ev_s: tuple  # per event: its time
+    ev_y: tuple  # per event: the state there
+
+
+class Buffers(NamedTuple):
+    ys: PyTree | None  # (n_save, ...) per leaf
+    dense_t0: Any  # (max_steps,) or None
+    dense_t1: Any
+    dense_end: Any
+    dense_info: PyTree | None
+    ev_s: tuple  # per event (capacity,)
+    ev_y: tuple  # per event pytree (capacity, ...)
+
+
+def solver_of(cfg: LoopConfig, p: Params) -> AbstractODESolver:
+    solver = eqx.combine(jax.lax.stop_gradient(p.solver_dyn), cfg.solver_static)
+    return solver.with_tolerances(p.rtol, p.atol)
+
+
+def vector_field(cfg: LoopConfig, p: Params) -> Callable:
+    """``(s, y, args_dyn) -> d * f(d s, y, args)``: the field in the increasing time ``s``."""
+
+    def vf(s, y, args):
+        dy = cfg.f(p.d * s, y, args, *p.f_consts)
+        return jax.tree_util.tree_map(lambda v: (p.d * v).astype(v.dtype), dy)
+
+    return vf
+
+
+def _cond_value(cfg, p, e, s, y):
+    c = cfg.conds[e](p.d * s, y, p.args, *p.ev_consts[e])
+    return jnp.asarray(c).astype(cfg.time_dtype).reshape(())
+
+
+def _all_finite(tree) -> Any:
+    leaves = jax.tree_util.tree_leaves(tree)
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in leaves]))
+
+
+def init_core(cfg: LoopConfig, p: Params, y0: PyTree) -> Core:
+    """The carry at ``s0``: solver state, first step size, event values, counters."""
+    solver = solver_of(cfg, p)
+    vf = vector_field(cfg, p)
+    dtype = cfg.time_dtype
+    state = solver.init(vf, p.s0, p.s1, y0, p.args)
+    f0 = vf(p.s0, y0, p.args)
+    num_fevals = jnp.asarray(1 + getattr(solver, "init_fevals", 0), jnp.int32)
+    if cfg.auto_dt0:
+        dt = select_initial_step(
+            vf, p.s0, y0, p.args, f0, p.s1 - p.s0, solver.error_order, p.rtol, p.atol
+        )
+        num_fevals = num_fevals + 1
+    else:
+        dt = jax.lax.stop_gradient(p.dt0)
+    if isinstance(cfg.controller, PIDController) and cfg.controller.dtmax is not None:
+        dt = jnp.minimum(dt, cfg.controller.dtmax)
+    finite = _all_finite((y0, f0))
+    zero_i = jnp.asarray(0, jnp.int32)
+    save_idx = zero_i
+    if cfg.n_save:
+        save_idx = jnp.searchsorted(p.s_eval, p.s0, side="right").astype(jnp.int32)
+    one = jnp.ones((), dtype)
+    return Core(
+        t=p.s0,
+        y=y0,
+        dt=jnp.asarray(dt, dtype),
+        state=state,
+        err1=one,
+        err2=one,
+        c_prev=tuple(_cond_value(cfg, p, e, p.s0, y0) for e in range(len(cfg.events))),
+        n_iter=zero_i,
+        num_steps=zero_i,
+        num_rejected=zero_i,
+        num_fevals=num_fevals,
+        save_idx=save_idx,
+        ev_count=tuple(zero_i for _ in cfg.events),
+        result=RESULTS.where(finite, RESULTS.successful, RESULTS.nonfinite),
+        done=~finite,
+    )
+
+
+def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
+    """One attempted step from ``core.t``: accept/reject, next step size, events."""
+    solver = solver_of(cfg, p)
+    vf = vector_field(cfg, p)
+    dtype = cfg.time_dtype
+    eps = jnp.finfo(dtype).eps
+    t, y = core.t, core.y
+
+    if cfg.fixed:  # s0 + k dt0: no accumulated round-off in the grid
+        t_try = p.s0 + (core.num_steps + 1).astype(dtype) * core.dt
+    else:
+        t_try = t + core.dt
+    near_end = p.s1 - t_try <= 64 * eps * jnp.maximum(jnp.abs(p.s1), jnp.abs(t))
+    t_next = jnp.where(near_end, p.s1, t_try)
+
+    out = solver.step(vf, t, t_next, y, p.args, core.state)
+    step_ok = out.result == RESULTS.successful
+    y1_finite = _all_finite(out.y1)
+    if cfg.fixed or not solver.adaptive:
+        accept = step_ok & y1_finite
+        failed = ~accept
+        fail_result = RESULTS.where(y1_finite, out.result, RESULTS.nonfinite)
+        dt_next = core.dt
+        err1, err2 = core.err1, core.err2
+        new_state = out.state
+    else:
+        ctrl = cfg.controller
+        err = scaled_error(out.y_error, y, out.y1, p.rtol, p.atol).astype(dtype)
+        finite = y1_finite & jnp.isfinite(err)
+        accept = step_ok & finite & (err <= 1)
+        safe_err = jnp.where(finite, err, 1.0)
+        factor = ctrl.factor(safe_err, core.err1, core.err2, accept, solver.error_order)
+        # A recoverable solver failure (Newton) or a non-finite trial: shrink hard.
+        factor = jnp.where(step_ok, factor, 0.25)
+        factor = jnp.where(finite, factor, ctrl.factormin)
+        new_state = tree_where(accept, out.state, solver.state_after_reject(core.state, out))
+        factor = solver.step_size_factor(new_state, factor)
+        dt_next = jax.lax.stop_gradient((t_next - t) * factor).astype(dtype)
+        if ctrl.dtmax is not None:
+            dt_next = jnp.minimum(dt_next, ctrl.dtmax)
+        dt_min = 8 * eps * jnp.maximum(jnp.abs(t), jnp.abs(p.s1 - p.s0))
+        failed = ~accept & (dt_next < jax.lax.stop_gradient(dt_min))
+        fail_result = RESULTS.where(
+            finite, RESULTS.where(step_ok, RESULTS.dt_underflow, out.result), RESULTS.nonfinite
+        )
+        err1 = jnp.where(accept, safe_err, core.err1)
+        err2 = jnp.where(accept, core.err1, core.err2)
+
+    # Events: sign changes over the accepted step, located on its interpolant.
+    n_ev = len(cfg.events)
+    c_new, hits, ev_s = [], [], []
+    for e, event in enumerate(cfg.events):
+        ce = _cond_value(cfg, p, e, t_next, out.y1)
+        hit = accept & crossed(core.c_prev[e], ce, event.direction)
+
+        def g(s, e=e):
+            return _cond_value(cfg, p, e, s, solver.interpolate(t, t_next, out.dense_info, s))
+
+        c_new.append(ce)
+        hits.append(hit)
+        ev_s.append(locate_crossing(g, t, t_next, core.c_prev[e], ce, hit))
+    inf = jnp.asarray(jnp.inf, dtype)
+    s_term = inf
+    for e, event in enumerate(cfg.events):
+        if event.terminal:
+            s_term = jnp.minimum(s_term, jnp.where(hits[e], ev_s[e], inf))
+    terminal = s_term < inf
+    t_end = jnp.where(terminal, s_term, t_next)
+    ev_record = tuple(hits[e] & (ev_s[e] <= t_end) for e in range(n_ev))
+    ev_y = tuple(solver.interpolate(t, t_next, out.dense_info, s) for s in ev_s)
+    overflow = jnp.asarray(False)
+    for e, event in enumerate(cfg.events):
+        overflow = overflow | (ev_record[e] & (core.ev_count[e] >= event.capacity))
+
+    y_end = out.y1
+    if any(event.terminal for event in cfg.events):
+        y_term = solver.interpolate(t, t_next, out.dense_info, s_term)
+        y_end = tree_where(terminal, y_term, out.y1)
+    t_new = jnp.where(accept, t_end, t)
+    y_new = tree_where(accept, y_end, y)
+
+    reached_end = accept & (t_next >= p.s1)
+    result = RESULTS.where(terminal, RESULTS.event_occurred, core.result)
+    result = RESULTS.where(overflow, RESULTS.event_overflow, result)
+    result = RESULTS.where(failed, fail_result, result)
+    save_idx = core.save_idx
+    if cfg.n_save:
+        found = jnp.searchsorted(p.s_eval, t_end, side="right").astype(jnp.int32)
+        save_idx = jnp.where(accept, found, save_idx)
+    new_core = Core(
+        t=t_new,
+        y=y_new,
+        dt=dt_next,
+        state=new_state,
+        err1=err1,
+        err2=err2,
+        c_prev=tuple(jnp.where(accept, c_new[e], core.c_prev[e]) for e in range(n_ev)),
+        n_iter=core.n_iter + 1,
+        num_steps=core.num_steps + accept.astype(jnp.int32),
+        num_rejected=core.num_rejected + (~accept).astype(jnp.int32),
+        num_fevals=core.num_fevals + jnp.asarray(out.num_fevals, jnp.int32),
+        save_idx=save_idx,
+        ev_count=tuple(
+            jnp.minimum(core.ev_count[e] + ev_record[e].astype(jnp.int32), event.capacity)
+            for e, event in enumerate(cfg.events)
+        ),
+        result=result,
+        done=reached_end | terminal | overflow | failed,
+    )
+    record = Record(
+        accepted=accept,
+        t_prev=t,
+        t_next=t_next,
+        t_end=t_end,
+        dense_info=out.dense_info,
+        ev_record=ev_record,
+        ev_s=tuple(ev_s),
+        ev_y=ev_y,
+    )
+    return new_core, record
+
+
+def empty_buffers(cfg: LoopConfig, p: Params, y0: PyTree, dense_info: PyTree) -> Buffers:
+    """Output buffers before the first step (``ys`` holds ``y0`` at save times <= s0)."""
+    dtype = cfg.time_dtype
+    ys = None
+    if cfg.n_save:
+        mask = p.s_eval <= p.s0
+
+        def fill(v):
+            m = mask.reshape((-1,) + (1,) * v.ndim)
+            return jnp.where(m, v[None], jnp.full((cfg.n_save,) + v.shape, jnp.inf, v.dtype))
+
+        ys = jax.tree_util.tree_map(fill, y0)
+    d_t0 = d_t1 = d_end = d_info = None
+    if cfg.dense:
+        n = cfg.max_steps
+        d_t0 = jnp.zeros((n,), dtype)
+        d_t1 = jnp.ones((n,), dtype)
+        d_end = jnp.full((n,), jnp.inf, dtype)
+        d_info = jax.tree_util.tree_map(lambda v: jnp.zeros((n,) + v.shape, v.dtype), dense_info)
+    ev_s = tuple(jnp.full((ev.capacity,), jnp.inf, dtype) for ev in cfg.events)
+    ev_y = tuple(
+        jax.tree_util.tree_map(
+            lambda v, ev=ev: jnp.full((ev.capacity,) + v.shape, jnp.inf, v.dtype), y0
+        )
+        for ev in cfg.events
+    )
+    return Buffers(ys, d_t0, d_t1, d_end, d_info, ev_s, ev_y)
+
+
+def write(cfg: LoopConfig, p: Params, bufs: Buffers, before: Core, after: Core, rec: Record):
+    """Scatter one step's record into the buffers (O(saves in this step), not O(T))."""
+    ys = bufs.ys
+    if cfg.n_save:
+        solver = solver_of(cfg, p)
+
+        def save(i, ys):
+            val = solver.interpolate(rec.t_prev, rec.t_next, rec.dense_info, p.s_eval[i])
+            return jax.tree_util.tree_map(lambda b, v: b.at[i].set(v.astype(b.dtype)), ys, val)
+
+        ys = jax.lax.fori_loop(before.save_idx, after.save_idx, save, ys)
+    d_t0, d_t1, d_end, d_info = bufs.dense_t0, bufs.dense_t1, bufs.dense_end, bufs.dense_info
+    if cfg.dense:
+        # Unconditional write at the accepted-step counter: a rejected attempt is
+        # overwritten by the next accepted one; unused slots are masked at the end.
+        k = jnp.minimum(before.num_steps, cfg.max_steps - 1)
+        d_t0 = d_t0.at[k].set(rec.t_prev)
+        d_t1 = d_t1.at[k].set(rec.t_next)
+        d_end = d_end.at[k].set(rec.t_end)
+        d_info = jax.tree_util.tree_map(lambda b, v: b.at[k].set(v), d_info, rec.dense_info)
+    ev_s, ev_y = list(bufs.ev_s), list(bufs.ev_y)
+    for e, event in enumerate(cfg.events):
+        k = jnp.minimum(before.ev_count[e], event.capacity - 1)
+        r = rec.ev_record[e] & (before.ev_count[e] < event.capacity)
+        ev_s[e] = ev_s[e].at[k].set(jnp.where(r, rec.ev_s[e], ev_s[e][k]))
+        ev_y[e] = jax.tree_util.tree_map(
+            lambda b, v, r=r, k=k: b.at[k].set(jnp.where(r, v, b[k])), ev_y[e], rec.ev_y[e]
+        )
+    return Buffers(ys, d_t0, d_t1, d_end, d_info, tuple(ev_s), tuple(ev_y))
+
+
+def finalize(cfg: LoopConfig, core: Core, bufs: Buffers) -> tuple[Core, Buffers]:
+    """Name a loop that ran out of steps; mask the unused dense slots."""
+    result = RESULTS.where(core.done, core.result, RESULTS.max_steps_reached)
+    core = core._replace(result=result)
+    if cfg.dense:
+        used = jnp.arange(cfg.max_steps) < core.num_steps
+        bufs = bufs._replace(dense_end=jnp.where(used, bufs.dense_end, jnp.inf))
+    return core, bufs
+
+
+def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = None):
+    """The plain loop. With ``checkpoint_every=K`` it also returns the carry at every
+    K-th iteration (the forward pass of :class:`RecursiveCheckpoint`).
+
+    Returns ``(core, buffers, checkpoints_or_None)``.
+    """
+    core0 = init_core(cfg, p, y0)
+    dense_shape = jax.eval_shape(lambda: attempt(cfg, p, core0)[1].dense_info)
+    dense_zero = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), dense_shape)
+    bufs0 = empty_buffers(cfg, p, y0, dense_zero)
+    ckpts0 = None
+    if checkpoint_every is not None:
+        n_ckpt = -(-cfg.max_steps // checkpoint_every)
+        ckpts0 = jax.tree_util.tree_map(lambda v: jnp.zeros((n_ckpt,) + v.shape, v.dtype), core0)
+
+    def cond(carry):
+        core = carry[0]
+        return ~core.done & (core.n_iter < cfg.max_steps)
+
+    def body(carry):
+        core, bufs, ckpts = carry
+        if ckpts is not None:
+            slot = core.n_iter // checkpoint_every
+            first = core.n_iter % checkpoint_every == 0
+            ckpts = jax.tree_util.tree_map(
+                lambda b, v: b.at[slot].set(jnp.where(first, v, b[slot])), ckpts, core
+            )
+        new_core, rec = attempt(cfg, p, core)
+        bufs = write(cfg, p, bufs, core, new_core, rec)
+        return new_core, bufs, ckpts
+
+    core, bufs, ckpts = jax.lax.while_loop(cond, body, (core0, bufs0, ckpts0))
+    core, bufs = finalize(cfg, core, bufs)
+    return core, bufs, ckpts

@@ -1,0 +1,90 @@
+"""What ``solve_ivp`` returns: saved values, dense output, events, result and stats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float, Int, PyTree
+
+from .._results import RESULTS, AbstractSolution
+from ._base import AbstractODESolver
+
+__all__ = ["ODESolution", "DenseInterpolation"]
+
+
+class DenseInterpolation(eqx.Module):
+    """The accepted steps of a solve and their continuous extensions (``dense=True``).
+
+    Stored in the loop's increasing time ``s = d t`` (``d = sign(t1 - t0)``): step ``k``
+    covers ``[t0s[k], ends[k]]`` (its interpolant is defined on ``[t0s[k], t1s[k]]``;
+    ``ends[k] < t1s[k]`` only for a step cut short by a terminal event).
+    """
+
+    t0s: Float[Array, " max_steps"]
+    t1s: Float[Array, " max_steps"]
+    ends: Float[Array, " max_steps"]
+    infos: PyTree
+    direction: Float[Array, ""]
+    num_steps: Int[Array, ""]
+    solver: AbstractODESolver
+
+    def evaluate(self, t: Any) -> PyTree:
+        t = jnp.asarray(t, self.t0s.dtype)
+        if t.ndim > 0:
+            flat = jax.vmap(self._evaluate_one)(t.reshape(-1))
+            return jax.tree_util.tree_map(lambda v: v.reshape(t.shape + v.shape[1:]), flat)
+        return self._evaluate_one(t)
+
+    def _evaluate_one(self, t):
+        s = self.direction * t
+        k = jnp.searchsorted(self.ends, s, side="left")
+        k = jnp.clip(k, 0, jnp.maximum(self.num_steps - 1, 0))
+        info = jax.tree_util.tree_map(lambda b: b[k], self.infos)
+        return self.solver.interpolate(self.t0s[k], self.t1s[k], info, s)
+
+
+class ODESolution(AbstractSolution):
+    """The result of :func:`scidiff.solve_ivp`.
+
+    Attributes:
+        ts: ``(T,)`` save times: ``t_eval``, or ``[t_final]`` without it (``t1``, or the
+            time of a terminal event). Slots never reached (after a terminal event or
+            a failure) hold ``inf``, their ``ys`` too.
+        ys: the state at ``ts``, a pytree like ``y0`` with a leading axis ``T``.
+        result: ``RESULTS.successful``, ``RESULTS.event_occurred`` (a terminal event
+            stopped the solve; ``ok`` is True) or the named failure.
+        stats: ``num_steps`` (accepted), ``num_rejected``, ``num_fevals``.
+        event_ts, event_mask, event_ys: with ``events=``, the crossing times (``inf``
+            beyond the last crossing), which slots hold a crossing, and the state there;
+            one array (pytree) per event, a tuple of them when ``events`` was a sequence.
+        interpolation: the dense output (``dense=True``), else ``None``; use
+            :meth:`evaluate`.
+    """
+
+    ts: Float[Array, " T"]
+    ys: PyTree
+    result: RESULTS
+    stats: dict[str, Int[Array, ""]]
+    event_ts: Any = None
+    event_mask: Bool[Array, "..."] | Any = None
+    event_ys: Any = None
+    interpolation: DenseInterpolation | None = None
+
+    def evaluate(self, t: Any) -> PyTree:
+        """The solution at ``t`` (scalar or array of times) from the dense output.
+
+        Inside ``[t0, t_final]`` this is the solver's own interpolant of the step that
+        contains ``t``; outside it extrapolates the first/last step's polynomial.
+
+        Raises:
+            ValueError: the solve was run without ``dense=True``.
+        """
+        if self.interpolation is None:
+            raise ValueError(
+                "`evaluate` needs dense output: call solve_ivp(..., dense=True) (or use "
+                "`t_eval=` to save at known times)."
+            )
+        return self.interpolation.evaluate(t)

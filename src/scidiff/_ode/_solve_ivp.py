@@ -1,0 +1,414 @@
+r"""``solve_ivp``: the entry point. Static checks here, everything traced in one jit.
+
+Swept values (``t_span``, ``y0``, ``args``' array leaves and Python floats, ``rtol``,
+``atol``, ``dt0``, ``t_eval``) are passed as arrays through one ``eqx.filter_jit``-ed
+function whose static part is the configuration (``f``, solver, controller, adjoint,
+events, ``dense``, ``max_steps``, ``throw``, the shapes): changing a value never recompiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import PyTree
+
+from .._results import check_tolerances, raise_if_failed
+from ._adjoint import AbstractAdjoint, Backsolve, RecursiveCheckpoint
+from ._base import AbstractODESolver
+from ._controller import AbstractStepSizeController, ConstantStepSize, PIDController
+from ._event import Event
+from ._loop import LoopConfig, Params
+from ._solution import DenseInterpolation, ODESolution
+
+__all__ = ["solve_ivp"]
+
+
+def _concrete(x: Any) -> np.ndarray | None:
+    """``x`` as a NumPy array, or ``None`` if it is traced (checked at run time instead)."""
+    try:
+        return np.asarray(x)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+        return None
+
+
+def _float_leaves_to_arrays(args: Any) -> Any:
+    """Python floats in ``args`` become (weakly typed) arrays so they are traced, not
+    baked into the compiled solve. Python ints/bools stay static (they may be sizes)."""
+
+    def conv(x):
+        if isinstance(x, (float, complex)) and not isinstance(x, bool):
+            return jnp.asarray(x)
+        return x
+
+    return jax.tree_util.tree_map(conv, args)
+
+
+def solve_ivp(
+    f: Callable[[Any, PyTree, Any], PyTree],
+    t_span: Sequence[Any],
+    y0: PyTree,
+    *,
+    args: Any = None,
+    solver: AbstractODESolver | None = None,
+    t_eval: Any = None,
+    dense: bool = False,
+    rtol: Any = 1e-6,
+    atol: Any = 1e-9,
+    dt0: Any = None,
+    max_steps: int = 10_000,
+    adjoint: AbstractAdjoint | None = None,
+    events: Event | Sequence[Event] = (),
+    throw: bool = True,
+    controller: AbstractStepSizeController | None = None,
+) -> ODESolution:
+    r"""Solve the initial value problem ``dy/dt = f(t, y, args)``, ``y(t0) = y0``.
+
+    Adaptive methods accept a step when the RMS of ``error / (atol + rtol |y|)`` is at
+    most 1 and choose the next one with a PID controller; fixed-step methods take steps
+    of ``dt0``. ``t1 < t0`` integrates backwards. Works under ``jit``, ``vmap`` (over
+    ``y0``, ``args``, times and tolerances) and ``grad`` (see ``adjoint``).
+
+    Arguments:
+        f: the vector field ``f(t, y, args) -> dy/dt``; its output must have ``y0``'s
+            structure, shapes and dtypes.
+        t_span: ``(t0, t1)``.
+        y0: the initial state, any pytree of floating arrays.
+        args: anything ``f`` needs (a pytree; array leaves and Python floats are traced).
+        solver: an :class:`AbstractODESolver` instance (default ``scidiff.Tsit5()``).
+        t_eval: increasing (decreasing when integrating backwards) save times inside
+            ``t_span``; ``None`` saves the final state only.
+        dense: keep every step's interpolant so that ``sol.evaluate(t)`` works anywhere
+            (memory ``O(max_steps)``).
+        rtol, atol: relative and absolute tolerances (scalars, non-negative).
+        dt0: the initial step (``None``: automatic), or the fixed step of non-adaptive
+            solvers / ``ConstantStepSize``. Its magnitude is used.
+        max_steps: the most steps (accepted plus rejected) before giving up.
+        adjoint: how reverse mode differentiates the solve:
+            :class:`RecursiveCheckpoint` (default), :class:`Backsolve`, or
+            :class:`ForwardMode` for ``jax.jvp``/``jax.jacfwd``.
+        events: an :class:`Event` or a sequence of them.
+        throw: raise if the solve fails (``max_steps``, step-size underflow, non-finite
+            state...); with ``False`` check ``sol.result``/``sol.ok`` instead.
+        controller: ``None`` (a :class:`PIDController` for embedded methods, else
+            :class:`ConstantStepSize`), or one of those explicitly.
+
+    Returns:
+        An :class:`ODESolution` (``ts``, ``ys``, ``result``, ``ok``, ``stats``, events,
+        ``evaluate``).
+
+    Raises:
+        TypeError: ``f`` not callable, ``solver``/``adjoint``/``controller``/``events`` of
+            the wrong type, non-floating ``y0``.
+        ValueError: ``f``'s output does not match ``y0``; ``t0 == t1``; negative or
+            non-scalar tolerances; ``t_eval`` not monotone or outside ``t_span``; a
+            fixed step without ``dt0``; ``Backsolve`` with events or dense output.
+        equinox.EquinoxRuntimeError: with ``throw=True``, the named runtime failure.
+
+    Example:
+        >>> import jax.numpy as jnp, scidiff
+        >>> sol = scidiff.solve_ivp(lambda t, y, k: -k * y, (0.0, 2.0), jnp.ones(3),
+        ...                         args=0.5, t_eval=jnp.linspace(0.0, 2.0, 5))
+        >>> bool(jnp.allclose(sol.ys[:, 0], jnp.exp(-0.5 * sol.ts), rtol=1e-5))
+        True
+    """
+    if not callable(f):
+        raise TypeError(f"`f` must be callable as f(t, y, args), got {type(f).__name__}.")
+    if solver is None:
+        from .. import Tsit5
+
+        solver = Tsit5()
+    if isinstance(solver, type) and issubclass(solver, AbstractODESolver):
+        raise TypeError(f"`solver` must be an instance: pass {solver.__name__}(), not the class.")
+    if not isinstance(solver, AbstractODESolver):
+        raise TypeError(
+            "`solver` must be a scidiff ODE solver instance such as scidiff.Tsit5() or "
+            f"scidiff.Kvaerno5(), got {solver!r}."
+        )
+    if controller is None:
+        controller = PIDController() if solver.adaptive else ConstantStepSize()
+    if not isinstance(controller, (PIDController, ConstantStepSize)):
+        raise TypeError(
+            "`controller` must be None, scidiff.PIDController(...) or "
+            f"scidiff.ConstantStepSize(), got {controller!r}."
+        )
+    if isinstance(controller, PIDController) and not solver.adaptive:
+        raise ValueError(
+            f"{type(solver).__name__} has no error estimate, so it cannot adapt its step: "
+            "drop `controller` (fixed steps of `dt0`) or pick an embedded method such as Tsit5."
+        )
+    if adjoint is None:
+        adjoint = RecursiveCheckpoint()
+    if not isinstance(adjoint, AbstractAdjoint):
+        raise TypeError(
+            "`adjoint` must be scidiff.RecursiveCheckpoint(), scidiff.Backsolve() or "
+            f"scidiff.ForwardMode(), got {adjoint!r}."
+        )
+    single_event = isinstance(events, Event)
+    events = (events,) if single_event else events
+    if not isinstance(events, (tuple, list)) or not all(isinstance(e, Event) for e in events):
+        raise TypeError(f"`events` must be a scidiff.Event or a sequence of them, got {events!r}.")
+    events = tuple(events)
+    if not isinstance(dense, bool):
+        raise TypeError(f"`dense` must be True or False, got {dense!r}.")
+    if not isinstance(throw, bool):
+        raise TypeError(f"`throw` must be True or False, got {throw!r}.")
+    if isinstance(adjoint, Backsolve) and (events or dense):
+        raise ValueError(
+            "Backsolve() differentiates saved values only: it does not support `events` or "
+            "`dense=True`. Use adjoint=scidiff.RecursiveCheckpoint() for those."
+        )
+    if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
+        raise ValueError(f"`max_steps` must be a positive int, got {max_steps!r}.")
+
+    # --- the state and its dtype ------------------------------------------------------
+    y0 = jax.tree_util.tree_map(jnp.asarray, y0)
+    leaves = jax.tree_util.tree_leaves(y0)
+    if not leaves:
+        raise ValueError("`y0` must contain at least one array.")
+    for leaf in leaves:
+        if not jnp.issubdtype(leaf.dtype, jnp.inexact):
+            raise TypeError(
+                f"`y0` must hold floating (or complex) arrays, got dtype {leaf.dtype}: pass "
+                "e.g. jnp.asarray(y0, dtype=float)."
+            )
+    dtype = jnp.result_type(*leaves)
+    time_dtype = jnp.finfo(dtype).dtype
+
+    # --- times ------------------------------------------------------------------------
+    try:
+        n_span = len(t_span)
+    except TypeError:
+        n_span = -1
+    if n_span != 2:
+        raise ValueError(f"`t_span` must be a pair (t0, t1), got {t_span!r}.")
+    t0 = jnp.asarray(t_span[0], time_dtype)
+    t1 = jnp.asarray(t_span[1], time_dtype)
+    if t0.shape != () or t1.shape != ():
+        raise ValueError("`t_span` must hold two scalars (t0, t1).")
+    ct0, ct1 = _concrete(t0), _concrete(t1)
+    forward = None
+    if ct0 is not None and ct1 is not None:
+        if not (np.isfinite(ct0) and np.isfinite(ct1)):
+            raise ValueError(f"`t_span` must be finite, got {t_span!r}.")
+        if ct0 == ct1:
+            raise ValueError(
+                f"`t_span` has t0 == t1 == {float(ct0)}: nothing to integrate (use t1 != t0)."
+            )
+        forward = bool(ct1 > ct0)
+
+    # --- tolerances and steps ---------------------------------------------------------
+    check_tolerances(rtol, atol)
+    rtol = jnp.asarray(rtol, time_dtype)
+    atol = jnp.asarray(atol, time_dtype)
+    if rtol.shape != () or atol.shape != ():
+        raise ValueError("`rtol` and `atol` must be scalars.")
+    crt, cat = _concrete(rtol), _concrete(atol)
+    if crt is not None and cat is not None and crt == 0 and cat == 0:
+        raise ValueError("`rtol` and `atol` are both zero: no error is acceptable; set one > 0.")
+    fixed = isinstance(controller, ConstantStepSize)
+    if dt0 is None:
+        if fixed:
+            raise ValueError(
+                f"fixed steps ({type(solver).__name__} without error estimate, or "
+                "ConstantStepSize()) need the step: pass dt0=..."
+            )
+    else:
+        dt0 = jnp.asarray(dt0, time_dtype)
+        if dt0.shape != ():
+            raise ValueError(f"`dt0` must be a scalar, got shape {dt0.shape}.")
+        cdt = _concrete(dt0)
+        if cdt is not None:
+            if not (np.isfinite(cdt) and cdt != 0):
+                raise ValueError(f"`dt0` must be finite and non-zero, got {float(cdt)}.")
+            if forward is not None and (cdt > 0) != forward:
+                raise ValueError(
+                    f"`dt0`={float(cdt)} points against the integration direction "
+                    f"(t0={float(ct0)} -> t1={float(ct1)}): pass its magnitude."
+                )
+        dt0 = jnp.abs(dt0)
+
+    # --- save times -------------------------------------------------------------------
+    if t_eval is not None:
+        t_eval = jnp.asarray(t_eval, time_dtype)
+        if t_eval.ndim != 1 or t_eval.shape[0] == 0:
+            raise ValueError(f"`t_eval` must be a non-empty 1-D array, got shape {t_eval.shape}.")
+        cte = _concrete(t_eval)
+        if cte is not None and forward is not None:
+            steps = np.diff(cte) if forward else -np.diff(cte)
+            if np.any(steps <= 0):
+                raise ValueError(
+                    "`t_eval` must be strictly monotone in the direction of integration "
+                    f"({'increasing' if forward else 'decreasing'} for t0={float(ct0)}, "
+                    f"t1={float(ct1)})."
+                )
+            lo, hi = min(ct0, ct1), max(ct0, ct1)
+            if np.any(cte < lo) or np.any(cte > hi):
+                raise ValueError(
+                    f"`t_eval` must lie inside t_span [{float(lo)}, {float(hi)}]; got values in "
+                    f"[{float(cte.min())}, {float(cte.max())}]."
+                )
+
+    args = _float_leaves_to_arrays(args)
+    return _solve(
+        f,
+        solver,
+        controller,
+        adjoint,
+        events,
+        single_event,
+        dense,
+        max_steps,
+        throw,
+        t0,
+        t1,
+        y0,
+        args,
+        rtol,
+        atol,
+        dt0,
+        t_eval,
+    )
+
+
+def _check_output(name: str, out: Any, y0: PyTree) -> None:
+    want = jax.tree_util.tree_structure(y0)
+    got = jax.tree_util.tree_structure(out)
+    if want != got:
+        raise ValueError(
+            f"{name} must return a pytree with the structure of y0: expected {want}, got {got}."
+        )
+    for i, (o, y) in enumerate(zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(y0))):
+        if o.shape != y.shape or o.dtype != y.dtype:
+            raise ValueError(
+                f"{name} must return arrays shaped like y0: leaf {i} is {o.dtype}{list(o.shape)} "
+                f"but y0's is {y.dtype}{list(y.shape)} (make f's output match y0's shape and "
+                "dtype)."
+            )
+
+
+def _detach_discrete(x: Any) -> Any:
+    """Strip the (float0) tangent JAX attaches to integer outputs of a ``custom_vjp``.
+
+    ``equinox.error_if`` cannot be differentiated through a perturbed integer index, and
+    ``lax.stop_gradient`` leaves integers alone; a round trip through the widest float
+    (exact for counters below 2**53, or 2**24 without x64) detaches them.
+    """
+    if eqx.is_inexact_array(x) or not isinstance(x, jax.Array | jax.core.Tracer):
+        return x
+    wide = jax.dtypes.canonicalize_dtype(jnp.float64)
+    return jax.lax.stop_gradient(x.astype(wide)).astype(x.dtype)
+
+
+@eqx.filter_jit
+def _solve(
+    f, solver, controller, adjoint, events, single_event, dense, max_steps, throw,
+    t0, t1, y0, args, rtol, atol, dt0, t_eval,
+):  # fmt: skip
+    time_dtype = t0.dtype
+    _check_output("f(t, y, args)", jax.eval_shape(f, t0, y0, args), y0)
+    for i, ev in enumerate(events):
+        shape = jax.eval_shape(ev.cond, t0, y0, args)
+        if getattr(shape, "shape", None) != ():
+            raise ValueError(
+                f"events[{i}].cond must return a scalar, got {shape}: reduce it to one "
+                "number whose sign change is the event."
+            )
+
+    d = jax.lax.stop_gradient(jnp.where(t1 >= t0, 1, -1).astype(time_dtype))
+    args_dyn, args_static = eqx.partition(args, eqx.is_array)
+    solver_dyn, solver_static = eqx.partition(solver, eqx.is_array)
+
+    def f_comb(t, y, a):
+        return f(t, y, eqx.combine(a, args_static))
+
+    f_conv, f_consts = jax.closure_convert(f_comb, t0, y0, args_dyn)
+    conds, ev_consts = [], []
+    for ev in events:
+
+        def c_comb(t, y, a, cond=ev.cond):
+            return cond(t, y, eqx.combine(a, args_static))
+
+        c_conv, c_consts = jax.closure_convert(c_comb, t0, y0, args_dyn)
+        conds.append(c_conv)
+        ev_consts.append(c_consts)
+
+    n_save = 0 if t_eval is None else int(t_eval.shape[0])
+    cfg = LoopConfig(
+        solver_static=solver_static,
+        controller=controller,
+        f=f_conv,
+        conds=tuple(conds),
+        events=events,
+        args_static=args_static,
+        dense=dense,
+        max_steps=max_steps,
+        n_save=n_save,
+        auto_dt0=dt0 is None,
+        time_dtype=time_dtype,
+    )
+    p = Params(
+        args=args_dyn,
+        f_consts=list(f_consts),
+        ev_consts=tuple(list(c) for c in ev_consts),
+        s0=d * t0,
+        s1=d * t1,
+        s_eval=None if t_eval is None else d * t_eval,
+        solver_dyn=solver_dyn,
+        rtol=rtol,
+        atol=atol,
+        dt0=dt0,
+        d=d,
+    )
+    core, bufs = adjoint.integrate(cfg, p, y0)
+    core = jax.tree_util.tree_map(_detach_discrete, core)
+
+    inf = jnp.asarray(jnp.inf, time_dtype)
+    if n_save:
+        filled = jnp.arange(n_save) < core.save_idx
+        ts = jnp.where(filled, t_eval, inf)
+        ys = bufs.ys
+    else:
+        ts = (d * core.t)[None]
+        ys = jax.tree_util.tree_map(lambda v: v[None], core.y)
+    result = core.result
+    ys = raise_if_failed(ys, result, throw)
+    stats = {
+        "num_steps": core.num_steps,
+        "num_rejected": core.num_rejected,
+        "num_fevals": core.num_fevals,
+    }
+    event_ts = event_mask = event_ys = None
+    if events:
+        event_mask = tuple(
+            jnp.arange(ev.capacity) < core.ev_count[e] for e, ev in enumerate(events)
+        )
+        event_ts = tuple(jnp.where(m, d * s, inf) for m, s in zip(event_mask, bufs.ev_s))
+        event_ys = tuple(bufs.ev_y)
+        if single_event:
+            event_ts, event_mask, event_ys = event_ts[0], event_mask[0], event_ys[0]
+    interpolation = None
+    if dense:
+        interpolation = DenseInterpolation(
+            t0s=bufs.dense_t0,
+            t1s=bufs.dense_t1,
+            ends=bufs.dense_end,
+            infos=bufs.dense_info,
+            direction=d,
+            num_steps=core.num_steps,
+            solver=eqx.combine(solver_dyn, solver_static).with_tolerances(rtol, atol),
+        )
+    return ODESolution(
+        ts=ts,
+        ys=ys,
+        result=result,
+        stats=stats,
+        event_ts=event_ts,
+        event_mask=event_mask,
+        event_ys=event_ys,
+        interpolation=interpolation,
+    )

@@ -15,6 +15,15 @@ from ._results import RESULTS as RESULTS
 from ._results import AbstractSolution as AbstractSolution
 
 # --- ODE: solve_ivp, adjoints, events (issue 2) ---
+from ._ode._solve_ivp import solve_ivp as solve_ivp
+from ._ode._event import Event as Event
+from ._ode._adjoint import RecursiveCheckpoint as RecursiveCheckpoint
+from ._ode._adjoint import Backsolve as Backsolve
+from ._ode._adjoint import ForwardMode as ForwardMode
+from ._ode._controller import PIDController as PIDController
+from ._ode._controller import ConstantStepSize as ConstantStepSize
+from ._ode._solution import ODESolution as ODESolution
+from ._ode._base import AbstractODESolver as AbstractODESolver
 
 # --- ODE: explicit and symplectic solvers (issue 2) ---
 from ._ode._solvers import Euler as Euler

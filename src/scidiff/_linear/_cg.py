@@ -7,9 +7,12 @@ With ``r_0 = b - A x_0``, ``z_0 = M r_0``, ``p_0 = z_0`` the iteration is
     z_{k+1} = M r_{k+1},                beta_k = <r_{k+1}, z_{k+1}> / <r_k, z_k>
     p_{k+1} = z_{k+1} + beta_k p_k
 
-and stops when ``||r_k|| <= max(rtol ||b||, atol)`` (``r_k`` is the true residual up to
-rounding). ``<p, A p> <= 0`` (or non-finite) means ``A`` (or ``M``) is not positive
-definite: the iteration stops with ``RESULTS.breakdown``.
+and stops when ``||r_k|| <= max(rtol ||b||, atol)``. The recursive ``r_k`` drifts from
+the true residual on ill-conditioned systems, so convergence is confirmed with
+``b - A x_k`` (one extra product); if that misses the tolerance CG restarts from
+``x_k`` (counted in ``num_restarts``) rather than report a false success.
+``<p, A p> <= 0`` (or non-finite) means ``A`` (or ``M``) is not positive definite: the
+iteration stops with ``RESULTS.breakdown``.
 """
 
 from __future__ import annotations
@@ -42,13 +45,7 @@ def cg(
     tol2 = jnp.maximum(rtol**2 * vdot_real(b, b), atol**2)
     M = (lambda v: v) if precond is None else precond
 
-    x = jnp.zeros_like(b) if x0 is None else x0
-    r = b if x0 is None else b - matvec(x)
-    z = M(r)
-    gamma = vdot_real(r, z)
-    rr = gamma if precond is None else vdot_real(r, r)
     zero = jnp.zeros((), jnp.int32)
-    init = (x, r, z, gamma, rr, zero, jnp.array(False))
 
     def cond(state):
         *_, rr, k, broke = state
@@ -69,11 +66,35 @@ def cg(
         rr = gamma_new if precond is None else vdot_real(r, r)
         return x, r, p, gamma_new, rr, k + 1, broke
 
-    x, _, _, _, rr, k, broke = lax.while_loop(cond, body, init)
+    def run_cg(x, r, k):
+        z = M(r)
+        gamma = vdot_real(r, z)
+        rr = gamma if precond is None else vdot_real(r, r)
+        x, _, _, _, _, k, broke = lax.while_loop(
+            cond, body, (x, r, z, gamma, rr, k, jnp.array(False))
+        )
+        return x, k, broke
+
+    # The recursively updated residual can drift from the true one (ill-conditioned A):
+    # on apparent convergence, recompute b - A x and restart CG from x if it misses.
+    def outer_cond(state):
+        _, _, rr, k, broke, _ = state
+        return (rr > tol2) & (k < maxiter) & jnp.logical_not(broke)
+
+    def outer_body(state):
+        x, r, _, k, _, cycles = state
+        x, k, broke = run_cg(x, r, k)
+        r = b - matvec(x)
+        return x, r, vdot_real(r, r), k, broke, cycles + 1
+
+    x = jnp.zeros_like(b) if x0 is None else x0
+    r = b if x0 is None else b - matvec(x)
+    init = (x, r, vdot_real(r, r), zero, jnp.array(False), zero)
+    x, _, rr, k, broke, cycles = lax.while_loop(outer_cond, outer_body, init)
     converged = rr <= tol2
     result = RESULTS.where(
         converged,
         RESULTS.successful,
         RESULTS.where(broke | ~jnp.isfinite(rr), RESULTS.breakdown, RESULTS.nonconvergence),
     )
-    return x, result, {"num_iterations": k, "num_restarts": zero}
+    return x, result, {"num_iterations": k, "num_restarts": jnp.maximum(cycles - 1, 0)}

@@ -16,8 +16,10 @@ upper-triangular ``R_k`` as it grows; the same rotations applied to ``beta e_1``
 the true residual is recomputed and the next cycle (a restart) begins.
 
 A zero subdiagonal ``h_{k+1,k} = 0`` with a nonzero rotated diagonal is a "lucky"
-breakdown (the Krylov space is invariant: the solution is exact). A zero rotated
-diagonal means ``A M`` is singular on the Krylov space: ``RESULTS.breakdown``.
+breakdown (the Krylov space is invariant: the solution is exact). A rotated diagonal
+``|rho_k| <= eps ||h_k||`` means the new column is dependent on the previous ones to
+working precision, i.e. ``A M`` is singular on the Krylov space: ``RESULTS.breakdown``
+(the last direction is dropped, ``x`` keeps the least-squares update of the others).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def gmres(
     m = min(restart, n)
     dtype = b.dtype
     real = jnp.finfo(dtype).dtype
+    eps = jnp.finfo(dtype).eps
     rtol = jnp.asarray(rtol, real)
     atol = jnp.asarray(atol, real)
     tol = jnp.maximum(rtol * norm(b), atol)
@@ -112,7 +115,9 @@ def gmres(
             sn = sn.at[k].set(s)
             gk = g[k]
             g = g.at[k].set(c * gk).at[k + 1].set(-jnp.conj(s) * gk)
-            broke = ~(jnp.abs(rho) > 0)  # also NaN
+            # The new column of A M V is in the span of the previous ones to working
+            # precision: A M is singular on the Krylov space (NaN also lands here).
+            broke = ~(jnp.abs(rho) > eps * norm(col))
             return V, R, cs, sn, g, k + 1, broke
 
         V, R, cs, sn, g, k, broke = lax.while_loop(

@@ -1,0 +1,283 @@
+"""linear_solve against numpy/scipy on SPD (2D Poisson), nonsymmetric (convection-diffusion)
+and ill-conditioned systems; matrix-free vs dense; failure reporting; jit/vmap; dtypes."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+
+import scidiff
+from scidiff import RESULTS
+
+
+def poisson2d(m: int) -> np.ndarray:
+    """5-point Laplacian (negated, SPD) on an m x m interior grid, Dirichlet boundaries."""
+    T = 2 * np.eye(m) - np.eye(m, k=1) - np.eye(m, k=-1)
+    return np.kron(T, np.eye(m)) + np.kron(np.eye(m), T)
+
+
+def convection_diffusion(n: int, peclet: float = 20.0) -> np.ndarray:
+    """1D -u'' + c u' with central differences on n interior points: nonsymmetric."""
+    h = 1.0 / (n + 1)
+    c = peclet * h / 2
+    return (2 * np.eye(n) - (1 + c) * np.eye(n, k=-1) - (1 - c) * np.eye(n, k=1)) / h**2
+
+
+def ill_conditioned(n: int, cond: float = 1e6, seed: int = 0) -> np.ndarray:
+    """SPD with prescribed condition number: Q diag(logspace) Q^T."""
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    return (Q * np.logspace(0, np.log10(cond), n)) @ Q.T
+
+
+# All of size 36 so that one compiled solver per method serves every problem.
+PROBLEMS = {
+    "poisson": (poisson2d(6), True),
+    "convdiff": (convection_diffusion(36), False),
+    "illcond": (ill_conditioned(36), True),
+}
+CASES = [
+    (prob, method)
+    for prob, (_, spd) in PROBLEMS.items()
+    for method in ("lu", "cholesky", "cg", "gmres", "bicgstab")
+    if spd or method not in ("cg", "cholesky")
+]
+
+
+def rhs(n, seed=1):
+    return np.random.default_rng(seed).normal(size=n)
+
+
+@functools.partial(jax.jit, static_argnames=("method", "matrix_free"))
+def jit_solve(A, b, rtol, *, method, matrix_free=False):
+    """Shared compiled solver (A, b, rtol traced): one compilation per method and mode."""
+    op = (lambda v: A @ v) if matrix_free else A
+    # restart=36: full GMRES here (restarted GMRES stagnates on the cond-1e6 case).
+    return scidiff.linear_solve(
+        op, b, method=method, rtol=rtol, maxiter=2000, restart=36, throw=False
+    )
+
+
+@pytest.mark.parametrize("prob,method", CASES)
+@pytest.mark.parametrize("matrix_free", [False, True])
+def test_against_numpy(prob, method, matrix_free):
+    A, _ = PROBLEMS[prob]
+    b = rhs(A.shape[0])
+    x_ref = scipy.linalg.solve(A, b)
+    rtol = 1e-8 if prob == "illcond" else 1e-10  # attainable: about eps * cond(A)
+    sol = jit_solve(A, b, rtol, method=method, matrix_free=matrix_free)
+    assert sol.ok
+    # Residual criterion holds, and the error is bounded by cond(A) * residual.
+    res = np.linalg.norm(b - A @ np.asarray(sol.x))
+    assert res <= 1.01 * rtol * np.linalg.norm(b) or method in ("lu", "cholesky")
+    err = np.linalg.norm(np.asarray(sol.x) - x_ref) / np.linalg.norm(x_ref)
+    assert err <= np.linalg.cond(A) * max(rtol, 1e-15) * 10
+    assert sol.stats["num_iterations"].dtype == jnp.int32
+
+
+def test_pytree_matrix_free_equals_dense():
+    """A coupled operator on a dict of two arrays equals the dense block matrix."""
+    A = convection_diffusion(10)
+    B = np.diag(np.arange(1.0, 7.0))
+    C = np.random.default_rng(3).normal(size=(10, 6)) * 0.1
+    Aj, Bj, Cj = map(jnp.asarray, (A, B, C))
+    full = np.block([[A, C], [np.zeros((6, 10)), B]])
+
+    def op(x):
+        return {"u": Aj @ x["u"] + Cj @ x["w"].ravel(), "w": (Bj @ x["w"].ravel()).reshape(2, 3)}
+
+    b = {"u": jnp.asarray(rhs(10)), "w": jnp.asarray(rhs(6, seed=5)).reshape(2, 3)}
+    ref = np.linalg.solve(full, np.concatenate([b["u"], b["w"].ravel()]))
+    for method in ("gmres", "bicgstab", "lu"):
+        sol = scidiff.linear_solve(op, b, method=method, rtol=1e-11)
+        assert set(sol.x) == {"u", "w"} and sol.x["w"].shape == (2, 3)
+        got = np.concatenate([sol.x["u"], np.ravel(sol.x["w"])])
+        np.testing.assert_allclose(got, ref, rtol=1e-8)
+
+
+def test_auto_picks_by_structure():
+    A = poisson2d(4)
+    b = jnp.asarray(rhs(16))
+    dense = scidiff.linear_solve(jnp.asarray(A), b)
+    spd = scidiff.linear_solve(jnp.asarray(A), b, assume="spd")
+    free = scidiff.linear_solve(lambda v: jnp.asarray(A) @ v, b, rtol=1e-10)
+    free_spd = scidiff.linear_solve(lambda v: jnp.asarray(A) @ v, b, assume="spd", rtol=1e-10)
+    for s in (dense, spd, free, free_spd):
+        np.testing.assert_allclose(s.x, np.linalg.solve(A, b), rtol=1e-8)
+    assert int(dense.stats["num_iterations"]) == 0 and int(free.stats["num_iterations"]) > 0
+    # CG on this SPD problem needs no more iterations than distinct eigenvalues.
+    assert int(free_spd.stats["num_iterations"]) <= 16
+
+
+def test_preconditioner_cuts_iterations():
+    """Jacobi on a badly scaled SPD matrix: far fewer CG/GMRES/BiCGSTAB iterations."""
+    D = np.diag(np.logspace(0, 4, 64))
+    A = np.sqrt(D) @ (poisson2d(8) + 4 * np.eye(64)) @ np.sqrt(D)
+    b = jnp.asarray(rhs(64))
+    inv_diag = jnp.asarray(1 / np.diag(A))
+    ref = np.linalg.solve(A, b)
+    for method in ("cg", "gmres", "bicgstab"):
+        plain = scidiff.linear_solve(jnp.asarray(A), b, method=method, rtol=1e-10, maxiter=5000)
+        pre = scidiff.linear_solve(
+            jnp.asarray(A), b, method=method, rtol=1e-10, M=lambda r: inv_diag * r
+        )
+        pre_mat = scidiff.linear_solve(
+            jnp.asarray(A), b, method=method, rtol=1e-10, M=jnp.diag(inv_diag)
+        )
+        assert pre.ok and pre_mat.ok
+        np.testing.assert_allclose(pre.x, ref, rtol=1e-6)
+        assert int(pre.stats["num_iterations"]) < int(plain.stats["num_iterations"]) / 2
+        assert int(pre_mat.stats["num_iterations"]) == int(pre.stats["num_iterations"])
+
+
+def test_warm_start_and_restarts():
+    A = jnp.asarray(convection_diffusion(50))
+    b = jnp.asarray(rhs(50))
+    x = np.linalg.solve(A, b)
+    for method in ("cg", "gmres", "bicgstab"):
+        A_use = jnp.asarray(poisson2d(5)) if method == "cg" else A
+        b_use = b[:25] if method == "cg" else b
+        x_use = jnp.linalg.solve(A_use, b_use)
+        sol = scidiff.linear_solve(A_use, b_use, method=method, x0=x_use, rtol=1e-8)
+        assert sol.ok and int(sol.stats["num_iterations"]) == 0
+    sol = scidiff.linear_solve(A, b, method="gmres", restart=5, rtol=1e-10, maxiter=10_000)
+    assert sol.ok and int(sol.stats["num_restarts"]) > 0
+    np.testing.assert_allclose(sol.x, x, rtol=1e-6)
+
+
+def test_complex_system():
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(12, 12)) + 1j * rng.normal(size=(12, 12)) + 6 * np.eye(12)
+    b = rng.normal(size=12) + 1j * rng.normal(size=12)
+    ref = np.linalg.solve(A, b)
+    for method in ("lu", "gmres", "bicgstab"):
+        sol = scidiff.linear_solve(jnp.asarray(A), jnp.asarray(b), method=method, rtol=1e-11)
+        assert sol.x.dtype == jnp.complex128
+        np.testing.assert_allclose(sol.x, ref, rtol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["lu", "cholesky", "cg", "gmres", "bicgstab"])
+def test_float32_follows_inputs(method):
+    A = poisson2d(4).astype(np.float32)
+    b = rhs(16).astype(np.float32)
+    sol = scidiff.linear_solve(jnp.asarray(A), jnp.asarray(b), method=method, rtol=1e-5)
+    assert sol.x.dtype == jnp.float32 and sol.ok
+    ref = np.linalg.solve(A.astype(float), b)
+    assert np.linalg.norm(sol.x - ref) <= 1e-4 * np.linalg.norm(ref)  # cond(A) ~ 10
+    # Mixed precision promotes (never silently downcasts).
+    mixed = scidiff.linear_solve(jnp.asarray(A, jnp.float64), jnp.asarray(b), method=method)
+    assert mixed.x.dtype == jnp.float64
+
+
+# ---------------------------------------------------------------- failures and errors
+
+
+def test_nonconvergence_reported_and_thrown():
+    A = jnp.asarray(poisson2d(8))
+    b = jnp.asarray(rhs(64))
+    for method in ("cg", "gmres", "bicgstab"):
+        sol = scidiff.linear_solve(A, b, method=method, maxiter=3, rtol=1e-12, throw=False)
+        assert sol.result == RESULTS.nonconvergence and not sol.ok
+        assert int(sol.stats["num_iterations"]) == 3
+        with pytest.raises(Exception, match="did not converge within `maxiter`"):
+            scidiff.linear_solve(A, b, method=method, maxiter=3, rtol=1e-12)
+
+
+def test_unattainable_tolerance_is_not_a_false_success():
+    """cond 1e10: ||b - A x|| / ||b|| cannot reach 1e-13 in float64. The recursive residual
+    of CG/BiCGSTAB would claim it; the true-residual check reports nonconvergence."""
+    A = jnp.asarray(ill_conditioned(30, cond=1e10))
+    b = jnp.asarray(rhs(30))
+    for method in ("cg", "gmres", "bicgstab"):
+        sol = scidiff.linear_solve(A, b, method=method, rtol=1e-13, maxiter=400, throw=False)
+        true_res = np.linalg.norm(b - A @ sol.x) / np.linalg.norm(b)
+        assert bool(sol.ok) == (true_res <= 1e-13), method
+        assert not sol.ok
+
+
+def test_breakdowns_and_singular():
+    b = jnp.ones(4)
+    indefinite = jnp.diag(jnp.array([1.0, -1.0, 2.0, -2.0]))
+    sol = scidiff.linear_solve(indefinite, b, method="cg", throw=False)
+    assert sol.result == RESULTS.breakdown
+    singular = jnp.diag(jnp.array([1.0, 2.0, 0.0, 3.0]))
+    assert scidiff.linear_solve(singular, b, method="lu", throw=False).result == RESULTS.singular
+    assert (
+        scidiff.linear_solve(singular, b, method="gmres", throw=False).result == RESULTS.breakdown
+    )
+    sol = scidiff.linear_solve(indefinite, b, method="cholesky", throw=False)
+    assert sol.result == RESULTS.not_positive_definite
+    with pytest.raises(Exception, match="not symmetric positive definite"):
+        scidiff.linear_solve(indefinite, b, method="cholesky")
+    with pytest.raises(Exception, match="singular to working precision"):
+        scidiff.linear_solve(singular, b, method="lu")
+
+
+def test_vmap_throw_false_per_member():
+    """Under vmap each member reports its own result; good members are unaffected."""
+    A = jnp.asarray(poisson2d(3))
+    As = jnp.stack([A, A.at[:, 0].set(0).at[0, :].set(0)])  # second is singular
+    b = jnp.ones(9)
+    for method in ("lu", "gmres", "bicgstab"):
+        sol = jax.vmap(lambda M: scidiff.linear_solve(M, b, method=method, throw=False))(As)
+        assert sol.ok.tolist() == [True, False], method
+        np.testing.assert_allclose(sol.x[0], np.linalg.solve(A, b), rtol=1e-5)
+
+
+def test_vmap_over_rhs_and_operator_closure():
+    A = jnp.asarray(convection_diffusion(20))
+    bs = jnp.asarray(np.random.default_rng(0).normal(size=(3, 20)))
+    xs = jax.vmap(lambda b: scidiff.linear_solve(A, b, method="gmres", rtol=1e-10).x)(bs)
+    np.testing.assert_allclose(xs, np.linalg.solve(A, bs.T).T, rtol=1e-7)
+    shifts = jnp.array([0.0, 10.0, 100.0])
+    xs = jax.vmap(
+        lambda s: scidiff.linear_solve(lambda v: A @ v + s * v, bs[0], method="bicgstab").x
+    )(shifts)
+    for s, x in zip(shifts, xs):
+        np.testing.assert_allclose(x, np.linalg.solve(A + s * np.eye(20), bs[0]), rtol=1e-5)
+
+
+def test_traced_tolerances_do_not_recompile():
+    A = jnp.asarray(poisson2d(6))
+    traces = []
+
+    @jax.jit
+    def solve(b, rtol, atol):
+        traces.append(1)
+        return scidiff.linear_solve(A, b, method="cg", rtol=rtol, atol=atol, throw=False)
+
+    b = jnp.asarray(rhs(36))
+    loose = solve(b, 1e-2, 0.0)
+    tight = solve(b * 2, 1e-10, 1e-12)
+    assert len(traces) == 1
+    assert int(loose.stats["num_iterations"]) < int(tight.stats["num_iterations"])
+    assert np.linalg.norm(A @ tight.x - 2 * b) <= 1e-10 * np.linalg.norm(2 * b)
+
+
+def _raises(match, A, b, **kw):
+    with pytest.raises((ValueError, TypeError), match=match):
+        scidiff.linear_solve(A, b, **kw)
+
+
+def test_static_errors():
+    A = jnp.eye(3)
+    b = jnp.ones(3)
+    _raises("unknown method 'qr'", A, b, method="qr")
+    _raises("unknown assume='pd'", A, b, assume="pd")
+    _raises("must be a square 2-D matrix", jnp.ones((3, 2)), b)
+    _raises("must be a 1-D array of shape", A, jnp.ones(4))
+    _raises("must be a 1-D array of shape", A, {"a": b, "c": b})
+    _raises("output of `A\\(b\\)` must have the same pytree structure", lambda x: x[:2], b)
+    _raises("calling the matrix-free operator `A` on `b` failed", lambda x: x @ jnp.ones(5), b)
+    _raises("`x0` must have the same pytree structure", A, b, x0=jnp.ones(2))
+    _raises("dense preconditioner `M` must have shape", A, b, M=jnp.eye(2), method="cg")
+    _raises("output of `M\\(b\\)` must have the same", A, b, M=lambda r: r[:1], method="cg")
+    _raises("`maxiter` must be a positive Python int", A, b, maxiter=0)
+    _raises("`restart` must be a positive Python int", A, b, restart=2.5)
+    _raises("`rtol` must be non-negative", A, b, rtol=-1.0)
+    _raises("`atol` must be non-negative", A, b, atol=-1e-3)
+    _raises("`b` is empty", lambda x: x, {})
+    _raises("must be a dense matrix \\(array\\) or a callable", "abc", b)

@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import jax.scipy.sparse.linalg as jspl
+from jax import lax
 from jaxtyping import Array, PyTree
 
 __all__ = ["AbstractLinearSolver", "DenseLU", "NewtonKrylov"]
@@ -104,6 +105,36 @@ class DenseLU(AbstractLinearSolver):
         return jnp.linalg.solve(jax.jacfwd(g)(b), b)
 
 
+def _gmres(matvec, b, *, rtol, restart, maxiter, precond=None):
+    """Restarted GMRES for ``matvec(x) = b`` with implicit differentiation.
+
+    ``lax.custom_linear_solve`` differentiates the solution, never the iterations:
+    ``dx = A^{-1}(db - dA x)``, and the transpose (reverse mode) solves with ``A^T``,
+    whose action JAX derives from ``matvec`` (itself solved by GMRES).
+    """
+
+    def solve(mv, rhs):
+        x, _ = jspl.gmres(
+            mv,
+            rhs,
+            tol=rtol,
+            atol=0.0,
+            restart=restart,
+            maxiter=maxiter,
+            M=precond,
+            solve_method="batched",
+        )
+        return x
+
+    def transpose_solve(vm, rhs):  # no preconditioner for the transposed system
+        x, _ = jspl.gmres(
+            vm, rhs, tol=rtol, atol=0.0, restart=restart, maxiter=maxiter, solve_method="batched"
+        )
+        return x
+
+    return lax.custom_linear_solve(matvec, b, solve=solve, transpose_solve=transpose_solve)
+
+
 class _KrylovFactor(_Factorisation):
     matvec: Callable[[Array], Array]
     precond: Callable[[Array], Array] | None
@@ -112,17 +143,14 @@ class _KrylovFactor(_Factorisation):
     maxiter: int
 
     def solve(self, b: Array) -> Array:
-        x, _ = jspl.gmres(
+        return _gmres(
             self.matvec,
             b,
-            tol=self.rtol,
-            atol=0.0,
+            rtol=self.rtol,
             restart=self.restart,
             maxiter=self.maxiter,
-            M=self.precond,
-            solve_method="batched",
+            precond=self.precond,
         )
-        return x
 
 
 class NewtonKrylov(AbstractLinearSolver):
@@ -181,13 +209,4 @@ class NewtonKrylov(AbstractLinearSolver):
         )
 
     def tangent_solve(self, g, b):
-        x, _ = jspl.gmres(
-            g,
-            b,
-            tol=self.rtol,
-            atol=0.0,
-            restart=self.restart,
-            maxiter=self.maxiter,
-            solve_method="batched",
-        )
-        return x
+        return _gmres(g, b, rtol=self.rtol, restart=self.restart, maxiter=self.maxiter)

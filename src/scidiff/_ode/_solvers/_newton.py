@@ -120,9 +120,13 @@ def newton_solve(
             jnp.array(False),
         )
         z, k, _, rate, _, converged = lax.while_loop(cond, body, init)
-        return z, NewtonInfo(converged, k, rate)
+        # Auxiliary outputs as floats: custom_root gives aux zero tangents of the primal
+        # dtype, which JAX rejects for bool/int (they need float0).
+        return z, (converged.astype(dtype), k.astype(dtype), rate)
 
-    return lax.custom_root(residual, z0, _solve, tangent_solve, has_aux=True)
+    z, (converged, k, rate) = lax.custom_root(residual, z0, _solve, tangent_solve, has_aux=True)
+    converged, k, rate = lax.stop_gradient((converged, k, rate))
+    return z, NewtonInfo(converged > 0.5, k.astype(jnp.int32), rate)
 
 
 def all_finite(x: Array) -> Bool[Array, ""]:

@@ -32,11 +32,7 @@ class DenseInterpolation(eqx.Module):
     solver: AbstractODESolver
 
     def evaluate(self, t: Any) -> PyTree:
-        t = jnp.asarray(t, self.t0s.dtype)
-        if t.ndim > 0:
-            flat = jax.vmap(self._evaluate_one)(t.reshape(-1))
-            return jax.tree_util.tree_map(lambda v: v.reshape(t.shape + v.shape[1:]), flat)
-        return self._evaluate_one(t)
+        return _evaluate(self, jnp.asarray(t, self.t0s.dtype))
 
     def _evaluate_one(self, t):
         s = self.direction * t
@@ -44,6 +40,14 @@ class DenseInterpolation(eqx.Module):
         k = jnp.clip(k, 0, jnp.maximum(self.num_steps - 1, 0))
         info = jax.tree_util.tree_map(lambda b: b[k], self.infos)
         return self.solver.interpolate(self.t0s[k], self.t1s[k], info, s)
+
+
+@eqx.filter_jit
+def _evaluate(interp: DenseInterpolation, t):
+    if t.ndim > 0:
+        flat = jax.vmap(interp._evaluate_one)(t.reshape(-1))
+        return jax.tree_util.tree_map(lambda v: v.reshape(t.shape + v.shape[1:]), flat)
+    return interp._evaluate_one(t)
 
 
 class ODESolution(AbstractSolution):

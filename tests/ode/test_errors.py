@@ -1,0 +1,175 @@
+"""Every static mistake raises ValueError/TypeError naming the fix; every runtime failure
+is named in the error (throw=True) and in `result` (throw=False, also under vmap)."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import pytest
+
+import scidiff
+from scidiff import RESULTS
+
+
+def decay(t, y, args):
+    return -y
+
+
+Y0 = jnp.ones(2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(f=3), TypeError, "`f` must be callable"),
+        (dict(solver="tsit5"), TypeError, "must be a scidiff ODE solver instance"),
+        (dict(solver=scidiff.Tsit5), TypeError, r"pass Tsit5\(\), not the class"),
+        (dict(t_span=(0.0, 1.0, 2.0)), ValueError, r"`t_span` must be a pair"),
+        (dict(t_span=(1.0, 1.0)), ValueError, "t0 == t1"),
+        (dict(t_span=(0.0, jnp.inf)), ValueError, "`t_span` must be finite"),
+        (dict(rtol=-1e-3), ValueError, "`rtol` must be non-negative"),
+        (dict(atol=-1.0), ValueError, "`atol` must be non-negative"),
+        (dict(rtol=0.0, atol=0.0), ValueError, "both zero"),
+        (dict(rtol=jnp.ones(2)), ValueError, "must be scalars"),
+        (dict(t_eval=jnp.array([0.5, 0.2])), ValueError, "strictly monotone"),
+        (dict(t_eval=jnp.array([0.5, 1.5])), ValueError, "must lie inside t_span"),
+        (dict(t_eval=jnp.zeros((2, 2))), ValueError, "non-empty 1-D"),
+        (dict(dt0=-0.1), ValueError, "points against the integration direction"),
+        (dict(dt0=0.0), ValueError, "finite and non-zero"),
+        (dict(solver=scidiff.RK4()), ValueError, r"need the step: pass dt0"),
+        (dict(controller=scidiff.ConstantStepSize()), ValueError, "need the step"),
+        (
+            dict(solver=scidiff.RK4(), controller=scidiff.PIDController(), dt0=0.1),
+            ValueError,
+            "has no error estimate",
+        ),
+        (dict(controller="pid"), TypeError, "`controller` must be None"),
+        (dict(adjoint="adjoint"), TypeError, "`adjoint` must be"),
+        (dict(events=[lambda t, y, a: y[0]]), TypeError, "must be a scidiff.Event"),
+        (dict(dense=1), TypeError, "`dense` must be True or False"),
+        (dict(throw="yes"), TypeError, "`throw` must be True or False"),
+        (dict(max_steps=0), ValueError, "`max_steps` must be a positive int"),
+        (dict(y0=jnp.array([1, 2])), TypeError, "must hold floating"),
+        (dict(y0={}), ValueError, "at least one array"),
+        (
+            dict(adjoint=scidiff.Backsolve(), dense=True),
+            ValueError,
+            "Backsolve.*does not support",
+        ),
+        (
+            dict(f=lambda t, y, a: jnp.concatenate([y, y])),
+            ValueError,
+            r"leaf 0 is float64\[4\] but y0's is float64\[2\]",
+        ),
+        (dict(f=lambda t, y, a: (y, y)), ValueError, "structure of y0"),
+        (
+            dict(f=lambda t, y, a: y.astype(jnp.float32)),
+            ValueError,
+            "make f's output match y0's shape and dtype",
+        ),
+        (
+            dict(events=scidiff.Event(lambda t, y, a: y)),
+            ValueError,
+            r"events\[0\].cond must return a scalar",
+        ),
+    ],
+)
+def test_static_errors(kwargs, exc, match):
+    call = dict(f=decay, t_span=(0.0, 1.0), y0=Y0)
+    call.update(kwargs)
+    f, t_span, y0 = call.pop("f"), call.pop("t_span"), call.pop("y0")
+    with pytest.raises(exc, match=match):
+        scidiff.solve_ivp(f, t_span, y0, **call)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(cond=1.0), TypeError, "`cond` must be callable"),
+        (dict(terminal=1), TypeError, "`terminal` must be True or False"),
+        (dict(direction=2), ValueError, "`direction` must be -1"),
+        (dict(max_events=0), ValueError, "`max_events` must be a positive int"),
+    ],
+)
+def test_event_errors(kwargs, exc, match):
+    call = dict(cond=lambda t, y, a: y[0])
+    call.update(kwargs)
+    with pytest.raises(exc, match=match):
+        scidiff.Event(call.pop("cond"), **call)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(safety=1.5), ValueError, r"`safety` must lie in \(0, 1\]"),
+        (dict(factormin=2.0), ValueError, "0 < factormin < 1 < factormax"),
+        (dict(icoeff=0.0), ValueError, "pcoeff \\+ icoeff \\+ dcoeff > 0"),
+        (dict(dtmax=-1.0), ValueError, "`dtmax` must be positive"),
+        (dict(pcoeff="a"), TypeError, "must be a finite Python number"),
+    ],
+)
+def test_controller_errors(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        scidiff.PIDController(**kwargs)
+
+
+def test_checkpoint_errors_and_evaluate_without_dense():
+    with pytest.raises(ValueError, match="`checkpoint_every` must be a positive int"):
+        scidiff.RecursiveCheckpoint(checkpoint_every=0)
+    sol = scidiff.solve_ivp(decay, (0.0, 1.0), Y0)
+    with pytest.raises(ValueError, match=r"call solve_ivp\(\.\.\., dense=True\)"):
+        sol.evaluate(0.5)
+
+
+# --- runtime failures --------------------------------------------------------------
+
+
+def blowup(t, y, args):
+    return y**2  # y(t) = 1 / (1 - t): singular at t = 1
+
+
+def nan_field(t, y, args):
+    return jnp.where(t > 0.5, jnp.nan, -y)
+
+
+@pytest.mark.parametrize(
+    "f, kwargs, result, match",
+    [
+        (decay, dict(max_steps=3), RESULTS.max_steps_reached, "max_steps reached"),
+        (blowup, dict(), RESULTS.dt_underflow, "step size underflow"),
+        (nan_field, dict(), RESULTS.nonfinite, "non-finite value"),
+        (
+            nan_field,
+            dict(dt0=0.1, controller=scidiff.ConstantStepSize()),
+            RESULTS.nonfinite,
+            "non-finite value",
+        ),
+    ],
+)
+def test_runtime_failures_named(f, kwargs, result, match):
+    with pytest.raises(eqx.EquinoxRuntimeError, match=match):
+        scidiff.solve_ivp(f, (0.0, 2.0), Y0, **kwargs)
+    sol = scidiff.solve_ivp(f, (0.0, 2.0), Y0, throw=False, **kwargs)
+    assert sol.result == result
+    assert not bool(sol.ok)
+    # The partial solution: the final state reached is finite and before t1.
+    assert bool(jnp.all(jnp.isfinite(sol.ys))) and float(sol.ts[0]) < 2.0
+
+
+def test_partial_solution_under_vmap():
+    """A batch where only one member fails: per-member results, no raise with throw=False."""
+    t_eval = jnp.array([0.0, 0.5, 0.9, 1.5])
+
+    @jax.jit
+    @jax.vmap
+    def solve(y0):
+        return scidiff.solve_ivp(blowup, (0.0, 1.5), y0, t_eval=t_eval, throw=False)
+
+    sol = solve(jnp.array([[-1.0], [0.5], [1.0]]))  # y0 = 1 hits the singularity at t = 1
+    assert sol.ok.tolist() == [True, True, False]
+    assert (sol.result == RESULTS.dt_underflow).tolist() == [False, False, True]
+    # The failed member keeps its values before the singularity, inf after.
+    assert bool(jnp.isfinite(sol.ys[2, :3]).all()) and bool(jnp.isinf(sol.ys[2, 3]).all())
+    assert bool(jnp.isinf(sol.ts[2, 3])) and float(sol.ts[1, 3]) == 1.5
+    assert jnp.allclose(sol.ys[1, :, 0], 0.5 / (1 - 0.5 * t_eval), rtol=1e-5)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="step size underflow"):
+        jax.vmap(lambda y0: scidiff.solve_ivp(blowup, (0.0, 1.5), y0).ys)(jnp.array([[0.5], [1.0]]))

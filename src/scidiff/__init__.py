@@ -56,5 +56,8 @@ from ._linear._linear_solve import LinearSolution as LinearSolution
 from ._linear._linear_solve import linear_solve as linear_solve
 
 # --- nonlinear equations and optimisation (issue 3) ---
+from ._nonlinear._common import RootSolution as RootSolution
+from ._nonlinear._fixed_point import fixed_point as fixed_point
+from ._nonlinear._root import root as root
 
 __version__ = "0.1.0"

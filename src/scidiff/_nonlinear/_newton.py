@@ -1,0 +1,110 @@
+"""Damped Newton's method for ``F(x) = 0``, and the loop it shares with Broyden.
+
+Each iteration computes a direction ``d`` (Newton: ``J(x) d = -F(x)`` with the Jacobian
+from ``jax.jacfwd`` and a dense LU, or matrix-free with Jacobian-vector products and a
+Krylov solver) and takes the longest step ``x + a d``, ``a = 1, 1/2, 1/4, ...``, that
+decreases the merit ``||F||^2 / 2`` sufficiently (Armijo). Far from a root this keeps
+Newton from diverging; near a simple root ``a = 1`` is accepted and convergence is
+quadratic.
+
+Convergence: ``max_i |F_i(x)| <= atol``, or a full step with
+``|d_i| <= atol + rtol |x_i|`` for all ``i``. Failures: ``RESULTS.singular`` (singular
+Jacobian), ``RESULTS.line_search_failed`` (no decrease along ``d``: a local minimum of
+``||F||`` that is not a root, or a wrong Jacobian), ``RESULTS.nonconvergence``
+(``maxiter`` reached), ``RESULTS.nonfinite`` (``F`` returned NaN/Inf).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jaxtyping import Array
+
+from .._linear._linear_solve import linear_solve
+from .._results import RESULTS
+from ._common import backtrack, result_from, step_converged
+
+__all__ = ["newton", "quasi_newton_loop"]
+
+Direction = Callable[[Callable, Array, Array, Any], tuple[Array, Array]]
+Update = Callable[[Any, Array, Array, Array, Array], Any]
+
+
+def quasi_newton_loop(
+    f: Callable[[Array], Array],
+    x0: Array,
+    rtol: Array,
+    atol: Array,
+    maxiter: int,
+    direction: Direction,
+    update: Update,
+    state0: Any,
+    fevals_per_direction: int = 0,
+) -> tuple[Array, tuple[RESULTS, dict[str, Array]]]:
+    """The damped (quasi-)Newton iteration; ``direction(f, x, fx, state) -> (d, bad)``
+    (``bad``: the linear step failed, e.g. singular) and ``update(state, x, fx, x_new,
+    f_new) -> state``. Returns ``(x, (result, stats))`` for ``lax.custom_root``."""
+    f0 = f(x0)
+    conv0 = jnp.max(jnp.abs(f0)) <= atol
+    zero = jnp.zeros((), jnp.int32)
+    init = (x0, f0, state0, zero, jnp.ones((), jnp.int32), conv0, RESULTS.nonconvergence)
+
+    def cond(s):
+        _, _, _, k, _, done, _ = s
+        return ~done & (k < maxiter)
+
+    def body(s):
+        x, fx, state, k, nfev, _, failure = s
+        d, bad_linear = direction(f, x, fx, state)
+        alpha, xn, fn, nls, good = backtrack(f, x, fx, d)
+        good = good & ~bad_linear
+        converged = good & (
+            (jnp.max(jnp.abs(fn)) <= atol) | ((alpha == 1) & step_converged(d, xn, rtol, atol))
+        )
+        state = lax.cond(good, lambda: update(state, x, fx, xn, fn), lambda: state)
+        x = jnp.where(good, xn, x)
+        fx = jnp.where(good, fn, fx)
+        failure = RESULTS.where(
+            bad_linear,
+            RESULTS.singular,
+            RESULTS.where(good, RESULTS.nonconvergence, RESULTS.line_search_failed),
+        )
+        stop = converged | ~good
+        return x, fx, state, k + 1, nfev + nls + fevals_per_direction, stop, failure
+
+    x, fx, _, k, nfev, done, failure = lax.while_loop(cond, body, init)
+    converged = jnp.max(jnp.abs(fx)) <= atol
+    converged = converged | (done & (failure == RESULTS.nonconvergence))
+    result = result_from(converged, failure, jnp.all(jnp.isfinite(fx)))
+    return x, (result, {"num_iterations": k, "num_fevals": nfev})
+
+
+def newton(
+    f: Callable[[Array], Array],
+    x0: Array,
+    rtol: Array,
+    atol: Array,
+    maxiter: int,
+    linear_method: str = "lu",
+) -> tuple[Array, tuple[RESULTS, dict[str, Array]]]:
+    """Damped Newton on flat vectors. ``linear_method``: ``"lu"`` (dense Jacobian by
+    ``jacfwd``, ``n`` JVPs per iteration) or ``"gmres"``/``"bicgstab"`` (matrix-free
+    Newton--Krylov, forcing term ``1e-3``)."""
+
+    def direction(f, x, fx, state):
+        if linear_method == "lu":
+            J = jax.jacfwd(f)(x)
+            sol = linear_solve(J, -fx, method="lu", throw=False)
+        else:
+            jvp = lambda v: jax.jvp(f, (x,), (v,))[1]
+            sol = linear_solve(jvp, -fx, method=linear_method, rtol=1e-3, throw=False)
+        bad = (sol.result == RESULTS.singular) | (sol.result == RESULTS.breakdown)
+        return sol.x, bad | ~jnp.all(jnp.isfinite(sol.x))
+
+    return quasi_newton_loop(
+        f, x0, rtol, atol, maxiter, direction, lambda s, *_: s, None, fevals_per_direction=0
+    )

@@ -131,15 +131,18 @@ def test_bisection_invalid_bracket():
 
 
 def test_failures_reported_under_vmap():
-    """x^2 + a = 0 has no real root for a > 0: the line search fails (a minimum of |F| that
-    is not a root) -- reported per member, never silently."""
+    """x^2 + a = 0 has no real root for a > 0: from x = 1 Newton lands on the minimum of
+    |F| at x = 0, where the Jacobian is singular -- reported per member, never silently."""
     F = lambda x, a: x**2 + a
     sols = jax.vmap(lambda a: scidiff.root(F, jnp.array(1.0), args=a, throw=False))(
         jnp.array([-4.0, 1.0])
     )
     assert sols.ok.tolist() == [True, False]
-    assert (sols.result == RESULTS.line_search_failed).tolist() == [False, True]
+    assert (sols.result == RESULTS.singular).tolist() == [False, True]
     np.testing.assert_allclose(sols.x[0], 2.0)
+    # From x = 0.5 the damped steps stall near the minimum of |F|: the line search fails.
+    stall = scidiff.root(F, jnp.array(0.5), args=1.0, throw=False)
+    assert stall.result == RESULTS.line_search_failed
     few = scidiff.root(F, jnp.array(100.0), args=-4.0, maxiter=2, throw=False)
     assert few.result == RESULTS.nonconvergence
     with pytest.raises(Exception, match="did not converge within `maxiter`"):

@@ -24,13 +24,31 @@ __all__ = ["AbstractPDEModel"]
 
 
 def _rk4(rhs, t, u, dt, args):
-    k1 = rhs(t, u, args)
-    k2 = rhs(t + dt / 2, jax.tree_util.tree_map(lambda a, b: a + dt / 2 * b, u, k1), args)
-    k3 = rhs(t + dt / 2, jax.tree_util.tree_map(lambda a, b: a + dt / 2 * b, u, k2), args)
-    k4 = rhs(t + dt, jax.tree_util.tree_map(lambda a, b: a + dt * b, u, k3), args)
-    return jax.tree_util.tree_map(
-        lambda a, b1, b2, b3, b4: a + dt / 6 * (b1 + 2 * b2 + 2 * b3 + b4), u, k1, k2, k3, k4
-    )
+    """Classical RK4 written as a ``lax.scan`` over its four stages.
+
+    Stage ``i`` evaluates ``k_i = f(t + c_i dt, u + c_i dt k_{i-1})`` with
+    ``c = (0, 1/2, 1/2, 1)`` (each stage uses only the previous one), and
+    ``u_1 = u + dt sum_i b_i k_i``, ``b = (1, 2, 2, 1) / 6``. Scanning traces the
+    right-hand side once instead of four times: a quarter of the compile time for large
+    models (WENO, systems), at the cost of no fusion across stages.
+    """
+    tmap = jax.tree_util.tree_map
+    dt = jnp.asarray(dt)
+    c = jnp.array([0.0, 0.5, 0.5, 1.0], dt.dtype)
+    b = jnp.array([1.0, 2.0, 2.0, 1.0], dt.dtype) / 6
+
+    def stage(carry, cb):
+        k_prev, acc = carry
+        ci, bi = cb
+        k = rhs(
+            t + ci * dt, tmap(lambda a, kk: a + (ci * dt).astype(a.dtype) * kk, u, k_prev), args
+        )
+        acc = tmap(lambda s, kk: s + (bi * dt).astype(s.dtype) * kk, acc, k)
+        return (k, acc), None
+
+    zeros = tmap(jnp.zeros_like, u)
+    (_, acc), _ = jax.lax.scan(stage, (zeros, zeros), (c, b))
+    return tmap(lambda a, s: a + s, u, acc)
 
 
 class AbstractPDEModel(eqx.Module):

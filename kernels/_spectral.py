@@ -195,13 +195,18 @@ def dealias_mask(shape: Sequence[int], fraction: float = 2 / 3) -> Bool[Array, "
     Raises:
         ValueError: for an odd size or a fraction outside ``(0, 1]``.
     """
+    return jnp.asarray(dealias_mask_numpy(shape, fraction))
+
+
+def dealias_mask_numpy(shape: Sequence[int], fraction: float = 2 / 3) -> np.ndarray:
+    """:func:`dealias_mask` as a NumPy array (a compile-time constant under ``jit``)."""
     shape = check_spatial_shape(shape)
     if not 0.0 < float(fraction) <= 1.0:
         raise ValueError(f"`fraction` must lie in (0, 1], got {fraction}.")
     mask = np.ones(rfft_shape(shape), bool)
     for n_int, n in zip(integer_wavenumbers(shape), shape):
         mask = mask & (np.abs(n_int) < fraction * n / 2)
-    return jnp.asarray(mask)
+    return mask
 
 
 # ----------------------------------------------------------------------------- operators

@@ -31,7 +31,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._etdrk import ETDRK, _check_order
-from .._spectral import check_spatial_shape, dealias_mask, integer_wavenumbers, wavenumbers
+from .._spectral import check_spatial_shape, dealias_mask_numpy, integer_wavenumbers, wavenumbers
 from ._base import AbstractPDEModel
 
 __all__ = ["AbstractSemilinearModel", "ETDRKStepper"]
@@ -60,7 +60,8 @@ def normalize_geometry(shape: Any, extent: Any, boundary: Any) -> tuple[tuple[in
     for e in extents:
         try:
             bad = not bool(np.all(np.asarray(e) > 0))
-        except jax.errors.ConcretizationTypeError:  # traced: cannot check now
+        except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+            # traced: cannot check now
             bad = False
         if bad:
             raise ValueError(f"`extent` must be positive, got {extent!r}.")
@@ -101,7 +102,7 @@ class AbstractSemilinearModel(AbstractPDEModel):
 
     def output_mask(self) -> np.ndarray:
         """Mask multiplying every nonlinear term (default: the de-aliasing mask)."""
-        return np.asarray(dealias_mask(self.shape, self.dealias))
+        return dealias_mask_numpy(self.shape, self.dealias)
 
     def input_mask(self, dtype: Any) -> Array:
         """The de-aliasing mask as a product of per-axis 0/1 factors (broadcast shapes, so

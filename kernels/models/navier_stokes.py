@@ -13,7 +13,8 @@ function (zero mean), :math:`\mathbf u = (u, v)` the divergence-free velocity,
 :math:`F = -\gamma k_f\cos(k_f y)` (``forcing_amplitude`` :math:`\gamma`,
 ``forcing_wavenumber`` :math:`n_f`). With :math:`L = 2\pi`, :math:`\nu = 10^{-3}`,
 :math:`\alpha = 0.1`, :math:`\gamma = 1`, :math:`n_f = 4` this is the Kolmogorov flow
-benchmark of jax-cfd (Kochkov et al. 2021).
+benchmark of jax-cfd (Kochkov et al. 2021):
+``NavierStokes2D((n, n), viscosity=1e-3, drag=0.1, forcing_wavenumber=4)``.
 
 Fourier symbol :math:`L_k = -\nu|k|^2 - \alpha`. The advection is evaluated in
 Basdevant's (1983) form, which needs four FFTs instead of five: since
@@ -55,9 +56,9 @@ class NavierStokes2D(AbstractSemilinearModel):
         extent: box sides (scalar or ``(Lx, Ly)``), default :math:`2\pi` (differentiable).
         viscosity: :math:`\nu` (differentiable).
         drag: :math:`\alpha` (differentiable).
-        forcing_amplitude: :math:`\gamma` of the Kolmogorov forcing, 0 for none
-            (differentiable).
-        forcing_wavenumber: :math:`n_f`, an integer mode number along ``y`` (static).
+        forcing_amplitude: :math:`\gamma` of the Kolmogorov forcing (differentiable).
+        forcing_wavenumber: :math:`n_f`, an integer mode number along ``y`` (static), or
+            ``None`` (default) for no forcing.
         order: ETDRK order for ``step``/``rollout`` (1--4).
         dealias: Orszag truncation fraction (default 2/3).
         boundary: only ``"periodic"``.
@@ -79,7 +80,7 @@ class NavierStokes2D(AbstractSemilinearModel):
     viscosity: Any
     drag: Any
     forcing_amplitude: Any
-    forcing_wavenumber: int = eqx.field(static=True)
+    forcing_wavenumber: int | None = eqx.field(static=True)
     order: int = eqx.field(static=True)
     dealias: float = eqx.field(static=True)
 
@@ -90,8 +91,8 @@ class NavierStokes2D(AbstractSemilinearModel):
         *,
         viscosity: Any = 1e-3,
         drag: Any = 0.0,
-        forcing_amplitude: Any = 0.0,
-        forcing_wavenumber: int = 4,
+        forcing_amplitude: Any = 1.0,
+        forcing_wavenumber: int | None = None,
         order: int = 4,
         dealias: float = 2 / 3,
         boundary: str = "periodic",
@@ -99,16 +100,18 @@ class NavierStokes2D(AbstractSemilinearModel):
         if np.ndim(shape) == 0 or len(shape) != 2:
             raise ValueError(f"NavierStokes2D needs a 2D shape (Nx, Ny); got {shape!r}.")
         self.shape, self.extent = normalize_geometry(shape, extent, boundary)
-        nf = int(forcing_wavenumber)
-        if nf != forcing_wavenumber or not 0 < nf < self.shape[1] // 2:
+        nf = forcing_wavenumber
+        if nf is not None and (
+            isinstance(nf, bool) or int(nf) != nf or not 0 < int(nf) < self.shape[1] // 2
+        ):
             raise ValueError(
-                f"`forcing_wavenumber` must be an integer in [1, Ny/2) = [1, "
-                f"{self.shape[1] // 2}); got {forcing_wavenumber!r}."
+                f"`forcing_wavenumber` must be None (no forcing) or an integer in [1, Ny/2) = "
+                f"[1, {self.shape[1] // 2}); got {forcing_wavenumber!r}."
             )
         self.viscosity = viscosity
         self.drag = drag
         self.forcing_amplitude = forcing_amplitude
-        self.forcing_wavenumber = nf
+        self.forcing_wavenumber = None if nf is None else int(nf)
         self.order = _check_order(order)
         self.dealias = check_dealias(dealias)
 
@@ -136,6 +139,8 @@ class NavierStokes2D(AbstractSemilinearModel):
         of one-hot factors: mode :math:`(0, n_f)` holds :math:`-\gamma k_f N_xN_y/2`)."""
         nx, ny = self.shape
         nf = self.forcing_wavenumber
+        if nf is None:
+            return jnp.zeros((), dtype)
         kf = 2 * jnp.pi * nf / jnp.asarray(self.extent[1], dtype)
         gamma = jnp.asarray(self.forcing_amplitude, dtype)
         onehot_x = jnp.asarray((np.arange(nx) == 0)[:, None], dtype)
@@ -149,4 +154,6 @@ class NavierStokes2D(AbstractSemilinearModel):
         u, v = self.ifft(jnp.stack([1j * ky * psi_hat, -1j * kx * psi_hat]))
         uv_hat, vvuu_hat = self.fft(jnp.stack([u * v, v * v - u * u]))
         advection = (ky * ky - kx * kx) * uv_hat - kx * ky * vvuu_hat
+        if self.forcing_wavenumber is None:
+            return -advection
         return self.forcing_hat(dtype) - advection

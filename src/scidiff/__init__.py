@@ -59,5 +59,9 @@ from ._linear._linear_solve import linear_solve as linear_solve
 from ._nonlinear._common import RootSolution as RootSolution
 from ._nonlinear._fixed_point import fixed_point as fixed_point
 from ._nonlinear._root import root as root
+from ._optimize._least_squares import LeastSquaresSolution as LeastSquaresSolution
+from ._optimize._least_squares import least_squares as least_squares
+from ._optimize._minimize import MinimizeSolution as MinimizeSolution
+from ._optimize._minimize import minimize as minimize
 
 __version__ = "0.1.0"

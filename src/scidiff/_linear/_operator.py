@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PyTree
 
-__all__ = ["FlatProblem", "flatten_problem", "vdot_real", "norm"]
+__all__ = ["FlatProblem", "flatten_problem", "vdot_real", "norm", "ravel_fns", "solve_dtype"]
 
 
 class FlatProblem(NamedTuple):
@@ -56,7 +56,7 @@ def norm(a: Array) -> Array:
     return jnp.sqrt(vdot_real(a, a))
 
 
-def _ravel_fns(tree: PyTree, dtype) -> tuple[Callable, Callable]:
+def ravel_fns(tree: PyTree, dtype) -> tuple[Callable, Callable]:
     """``ravel(tree) -> (n,)`` and its inverse, for trees shaped like ``tree``."""
     leaves, treedef = jax.tree_util.tree_flatten(tree)
     shapes = [jnp.shape(leaf) for leaf in leaves]
@@ -80,7 +80,7 @@ def _ravel_fns(tree: PyTree, dtype) -> tuple[Callable, Callable]:
     return ravel, unravel
 
 
-def _solve_dtype(*dtypes) -> Any:
+def solve_dtype(*dtypes) -> Any:
     dtype = jnp.result_type(*dtypes)
     if not jnp.issubdtype(dtype, jnp.inexact):
         dtype = jnp.result_type(dtype, float)  # ints/bools -> the default float dtype
@@ -131,8 +131,8 @@ def flatten_problem(A: Any, b: PyTree, M: Any = None, x0: PyTree = None) -> Flat
                 f"shaped like `b` to one shaped like `b` ({type(err).__name__}: {err})"
             ) from err
         _check_same_structure("the output of `A(b)`", out, b, " (A must be square)")
-        dtype = _solve_dtype(*b_dtypes, *[o.dtype for o in jax.tree_util.tree_leaves(out)])
-        ravel, unravel = _ravel_fns(b, dtype)
+        dtype = solve_dtype(*b_dtypes, *[o.dtype for o in jax.tree_util.tree_leaves(out)])
+        ravel, unravel = ravel_fns(b, dtype)
         matrix = None
 
         def matvec(v):
@@ -156,8 +156,8 @@ def flatten_problem(A: Any, b: PyTree, M: Any = None, x0: PyTree = None) -> Flat
                 f"({A.shape[0]},), got {_describe(b)}. Use vmap for several right-hand sides, "
                 "or pass `A` as a callable for pytree unknowns."
             )
-        dtype = _solve_dtype(A.dtype, *b_dtypes)
-        ravel, unravel = _ravel_fns(b, dtype)
+        dtype = solve_dtype(A.dtype, *b_dtypes)
+        ravel, unravel = ravel_fns(b, dtype)
         matrix = A.astype(dtype)
 
         def matvec(v):

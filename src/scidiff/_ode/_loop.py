@@ -261,7 +261,9 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
         if event.terminal:
             s_term = jnp.minimum(s_term, jnp.where(hits[e], ev_s[e], inf))
     terminal = s_term < inf
-    t_end = jnp.where(terminal, s_term, t_next)
+    # Never interpolate at inf: even masked out, its derivative would be 0 * inf = nan.
+    s_term = jnp.where(terminal, s_term, t_next)
+    t_end = s_term
     ev_record = tuple(hits[e] & (ev_s[e] <= t_end) for e in range(n_ev))
     ev_y = tuple(solver.interpolate(t, t_next, out.dense_info, s) for s in ev_s)
     overflow = jnp.asarray(False)

@@ -173,6 +173,8 @@ def wrap(fn: Callable) -> Callable:
         >>> bool(tf.reduce_all(tf.abs(tape.gradient(y, x) - tf.cos(x)) < 1e-6))
         True
     """
+    if isinstance(fn, _Wrapped):  # idempotent: share the compiled cache
+        return fn
     if not callable(fn):
         raise TypeError(f"wrap expects a callable JAX function, got {type(fn).__name__}.")
     return _Wrapped(fn)

@@ -176,6 +176,8 @@ def wrap(fn: Callable) -> Callable:
         >>> torch.allclose(x.grad, 2 * torch.cos(x.detach()))
         True
     """
+    if isinstance(fn, _Wrapped):  # idempotent: share the compiled cache
+        return fn
     if not callable(fn):
         raise TypeError(f"wrap expects a callable JAX function, got {type(fn).__name__}.")
     return _Wrapped(fn)
@@ -192,7 +194,8 @@ class TorchModule(torch.nn.Module):
     writes into the arrays you passed in.
 
     Args:
-        fn: ``fn(params, *args, **kwargs)``, a JAX function.
+        fn: ``fn(params, *args, **kwargs)``, a JAX function (or one already passed through
+            :func:`wrap`, whose compiled functions are then shared).
         params: a pytree of arrays (JAX, numpy or torch) -- the initial parameters.
 
     Example:

@@ -1,13 +1,7 @@
-"""Shared problems and a minimal fixed-step driver for the explicit/symplectic solver tests.
+"""Problems with closed-form solutions shared by the explicit/symplectic solver tests."""
 
-The driver calls ``solver.init``/``solver.step`` in a ``lax.fori_loop`` under one ``jit``
-per (solver, problem, number of steps); the step size and end time are traced.
-"""
-
-import functools
 import types
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -19,7 +13,8 @@ def riccati(t, y, args):
 
     u(t) = 1 / (2 - sin t) (u0 = 1/2), v(t) = exp(-sin t) (v0 = 1).
     """
-    return {"u": y["u"] ** 2 * jnp.cos(t), "v": -y["v"] * jnp.cos(t)}
+    c = jnp.cos(jnp.asarray(t, y["u"].dtype))
+    return {"u": y["u"] ** 2 * c, "v": -y["v"] * c}
 
 
 def riccati_exact(t):
@@ -35,6 +30,7 @@ def decay(t, y, args):
 
     u(t) = 1/(1+t), v(t) = exp(-t^2) (u0 = v0 = 1; u (1+t) = 1 makes v' = -2tv).
     """
+    t = jnp.asarray(t, y["u"].dtype)  # keep f's output in the state's dtype
     return {"u": -(y["u"] ** 2), "v": -2.0 * t * (1.0 + t) * y["u"] * y["v"]}
 
 
@@ -64,35 +60,6 @@ def kepler_circular_y0(dtype):
 
 def kepler_circular_exact(t):
     return (np.array([np.cos(t), np.sin(t)]), np.array([-np.sin(t), np.cos(t)]))
-
-
-@functools.cache
-def fixed_step_integrator(solver_cls, f):
-    """``run(y0, t1, num_steps) -> (y(t1), total num_fevals)`` with equal steps.
-
-    One compilation per (solver, f, dtype); ``t1`` and ``num_steps`` are traced.
-    """
-    solver = solver_cls()
-
-    @jax.jit
-    def run(y0, t1, num_steps):
-        h = t1 / num_steps
-        state = solver.init(f, 0.0 * t1, h, y0, None)
-
-        def body(i, carry):
-            y, state, nf = carry
-            out = solver.step(f, i * h, (i + 1) * h, y, None, state)
-            return out.y1, out.state, nf + out.num_fevals
-
-        y, _, nf = jax.lax.fori_loop(0, num_steps, body, (y0, state, jnp.int32(0)))
-        return y, nf
-
-    return run
-
-
-@pytest.fixture(scope="session")
-def integrator():
-    return fixed_step_integrator
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,8 @@
 
 Fixed steps on problems with closed-form solutions: a nonlinear, non-autonomous pytree
 system for the Runge--Kutta methods and the circular Kepler orbit for the symplectic ones.
-One compilation per solver and problem: the number of steps is traced.
+Through ``scidiff.solve_ivp(..., dt0=h, controller=ConstantStepSize())``; ``dt0`` is
+traced, so each solver compiles once for all its step sizes.
 """
 
 import jax
@@ -48,18 +49,25 @@ def _max_err(y, exact):
     )
 
 
-def _fitted_order(solver, problems, integrator):
+@pytest.mark.parametrize("solver", ALL, ids=lambda s: s.__name__)
+def test_measured_order(solver, problems):
+    """Through ``solve_ivp`` with constant steps ``dt0 = T / n`` (dt0 traced: one compile)."""
     name, T, ns = CASES[solver.__name__]
     f = getattr(problems, "kepler" if name == "kepler_circular" else name)
     y0 = getattr(problems, name + "_y0")(jnp.float64)
     exact = getattr(problems, name + "_exact")(T)
-    run = integrator(solver, f)
-    errs = [_max_err(run(y0, jnp.asarray(T), n)[0], exact) for n in ns]
+    errs = []
+    for n in ns:
+        sol = scidiff.solve_ivp(
+            f,
+            (0.0, T),
+            y0,
+            solver=solver(),
+            dt0=T / n,
+            controller=scidiff.ConstantStepSize(),
+            max_steps=1024,
+        )
+        assert int(sol.stats["num_steps"]) == n
+        errs.append(_max_err(jax.tree_util.tree_map(lambda x: x[-1], sol.ys), exact))
     slope = np.polyfit(np.log(T / np.array(ns)), np.log(errs), 1)[0]
-    return slope, errs
-
-
-@pytest.mark.parametrize("solver", ALL, ids=lambda s: s.__name__)
-def test_measured_order(solver, integrator, problems):
-    slope, errs = _fitted_order(solver, problems, integrator)
     assert abs(slope - solver.order) < 0.3, (slope, errs)

@@ -75,6 +75,7 @@ def stable_dt(
         raise ValueError(f"`order` must be 2 or 4, got {order!r}.")
     R, I = _REGIONS[integrator]
     inv_h2 = sum(1.0 / h**2 for h in grid.spacing)
+    velocity = jnp.asarray(velocity)
     dtype = jnp.result_type(diffusivity, velocity, wave_speed, float)
     kappa = jnp.abs(jnp.asarray(diffusivity, dtype))
     v = jnp.broadcast_to(jnp.abs(jnp.asarray(velocity, dtype)), (grid.ndim,))

@@ -6,6 +6,7 @@ from typing import Any
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 
 from .._advection import _check_scheme, advection
 from .._boundary import normalize_bcs
@@ -63,7 +64,7 @@ class AdvectionDiffusion(AbstractPDEModel):
         _check_scheme(scheme)
         if order not in (2, 4):
             raise ValueError(f"AdvectionDiffusion: `order` must be 2 or 4, got {order!r}.")
-        shape = jnp.shape(velocity)
+        shape = np.shape(velocity)
         if shape not in ((), (grid.ndim,), (grid.ndim, *grid.shape)):
             raise ValueError(
                 f"AdvectionDiffusion: `velocity` must be a scalar, shape ({grid.ndim},) or "

@@ -55,11 +55,13 @@ class NeighborListFns(NamedTuple):
 
 
 def _compact(candidates: Array, keep: Array, capacity: int, n: int):
-    """Move kept candidates to the front; return (idx[capacity], count)."""
-    order = jnp.argsort(~keep, stable=True)
-    chosen = jnp.where(keep[order], candidates[order], n)[:capacity]
-    if chosen.shape[0] < capacity:  # fewer candidates than slots
-        chosen = jnp.pad(chosen, (0, capacity - chosen.shape[0]), constant_values=n)
+    """Move kept candidates to the front, in order; return (idx[capacity], count).
+
+    A prefix sum gives each kept candidate its slot (O(candidates), no sort); kept
+    candidates beyond ``capacity`` are dropped here and reported by the count."""
+    slot = jnp.cumsum(keep) - 1
+    slot = jnp.where(keep, slot, capacity)  # out of range: dropped by the scatter
+    chosen = jnp.full(capacity, n, candidates.dtype).at[slot].set(candidates, mode="drop")
     return chosen, jnp.sum(keep)
 
 
@@ -114,7 +116,7 @@ def neighbor_list(
         if not use_cells:
             return _all_pairs(R)
         n_cells = int(np.prod(cells))
-        cap = cell_capacity or max(4, int(math.ceil(3 * n / n_cells)))
+        cap = cell_capacity or max(8, int(math.ceil(2 * n / n_cells)))
         size = jnp.asarray(sides / cells, R.dtype)
         cell_of = jnp.clip(jnp.floor(R / size).astype(jnp.int32), 0, jnp.asarray(cells) - 1)
         strides = np.cumprod((1,) + tuple(cells[::-1][:-1]))[::-1].copy()

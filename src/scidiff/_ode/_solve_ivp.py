@@ -166,7 +166,9 @@ def solve_ivp(
         raise ValueError(f"`max_steps` must be a positive int, got {max_steps!r}.")
 
     # --- the state and its dtype ------------------------------------------------------
-    y0 = jax.tree_util.tree_map(jnp.asarray, y0)
+    # An explicit dtype also drops weak typing (jnp.full(n, 1.0) vs jnp.ones(n) would
+    # otherwise compile twice).
+    y0 = jax.tree_util.tree_map(lambda v: jnp.asarray(v, jnp.asarray(v).dtype), y0)
     leaves = jax.tree_util.tree_leaves(y0)
     if not leaves:
         raise ValueError("`y0` must contain at least one array.")

@@ -158,8 +158,9 @@ def gaussian_vortices(grid: Grid, centers, strengths, radii, *, dtype=None):
 
 def taylor_green_vortex(grid: Grid, *, wavenumber: int = 1, amplitude=1.0, dtype=None):
     r"""Taylor--Green vorticity :math:`\omega = 2 A k \cos(k x)\cos(k y)` on a 2D box,
-    with :math:`k = 2\pi m / L` (velocity :math:`u = A\cos(kx)\sin(ky)`,
-    :math:`v = -A\sin(kx)\cos(ky)`); under viscosity :math:`\nu` it decays as
+    with :math:`k = 2\pi m / L` (velocity :math:`u = -A\cos(kx)\sin(ky)`,
+    :math:`v = A\sin(kx)\cos(ky)`, so :math:`\omega = v_x - u_y`); under viscosity
+    :math:`\nu` it decays as
     :math:`e^{-2\nu k^2 t}`.
 
     Example:

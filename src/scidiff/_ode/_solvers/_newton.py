@@ -120,6 +120,10 @@ def newton_solve(
             jnp.array(False),
         )
         z, k, _, rate, _, converged = lax.while_loop(cond, body, init)
+        # A diverged iterate would put NaN into the tangent system at the "solution"
+        # (and NaN * 0 cotangents into gradients through rejected steps): fall back to
+        # the predictor, which is finite; the caller rejects the step anyway.
+        z = jnp.where(jnp.all(jnp.isfinite(z)), z, z_init)
         # Auxiliary outputs as floats: custom_root gives aux zero tangents of the primal
         # dtype, which JAX rejects for bool/int (they need float0).
         return z, (converged.astype(dtype), k.astype(dtype), rate)

@@ -250,7 +250,7 @@ class BDF(AbstractImplicitSolver):
         )
         result = RESULTS.where(converged, RESULTS.successful, RESULTS.newton_nonconvergence)
         y1 = jnp.where(converged, y_new, y0f)
-        y_error = jnp.where(converged, error, jnp.zeros_like(error))
+        y_error = error
         dense_info = (D_acc[: MAX_ORDER + 1], order, h, unravel(y1))
         return StepOutput(
             y1=unravel(y1),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._boundary import Dirichlet
 from .._grid import Grid
 
-__all__ = ["check_grid", "check_state"]
+__all__ = ["check_grid", "check_state", "hold_dirichlet_nodes"]
 
 
 def check_grid(grid, model: str) -> Grid:
@@ -26,3 +27,23 @@ def check_state(u, grid: Grid, model: str, name: str = "u", channels: int | None
             f"{model}: `{name}` has shape {tuple(np.shape(u))} but the model's grid needs "
             f"{want}; vmap the model for batches of states."
         )
+
+
+def hold_dirichlet_nodes(du, grid: Grid, bcs):
+    """Zero the time derivative on Dirichlet boundary *nodes* of a vertex-centred grid.
+
+    On a vertex grid the wall nodes are part of the state and carry the boundary value;
+    the PDE does not apply there, so their tendency is zero (start from a state that
+    holds the value there). Cell-centred grids are returned unchanged: their walls lie
+    between a ghost and the first cell, handled by the ghost values alone.
+    """
+    if grid.centring != "vertex":
+        return du
+    for axis, pair in enumerate(bcs):
+        for side, bc in enumerate(pair):
+            if isinstance(bc, Dirichlet):
+                ax = du.ndim - grid.ndim + axis
+                index = [slice(None)] * du.ndim
+                index[ax] = 0 if side == 0 else -1
+                du = du.at[tuple(index)].set(0)
+    return du

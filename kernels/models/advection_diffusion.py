@@ -14,7 +14,7 @@ from .._cfl import stable_dt
 from .._fd import laplacian
 from .._grid import Grid
 from ._base import AbstractPDEModel
-from ._fd_common import check_grid, check_state
+from ._fd_common import check_grid, check_state, hold_dirichlet_nodes
 
 __all__ = ["AdvectionDiffusion"]
 
@@ -81,7 +81,8 @@ class AdvectionDiffusion(AbstractPDEModel):
         dtype = jnp.result_type(u)
         out = advection(u, self.velocity, self.grid, self.bcs, scheme=self.scheme)
         kappa = jnp.asarray(self.diffusivity, dtype)
-        return out + kappa * laplacian(u, self.grid, self.bcs, order=self.order)
+        du = out + kappa * laplacian(u, self.grid, self.bcs, order=self.order)
+        return hold_dirichlet_nodes(du, self.grid, self.bcs)
 
     def max_stable_dt(self, u: Any, args: Any = None) -> Any:
         c = jnp.abs(jnp.asarray(self.velocity))

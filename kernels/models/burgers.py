@@ -13,7 +13,7 @@ from .._cfl import stable_dt
 from .._fd import laplacian
 from .._grid import Grid
 from ._base import AbstractPDEModel
-from ._fd_common import check_grid, check_state
+from ._fd_common import check_grid, check_state, hold_dirichlet_nodes
 
 __all__ = ["Burgers"]
 
@@ -75,7 +75,8 @@ class Burgers(AbstractPDEModel):
             scheme=self.scheme,
         )
         nu = jnp.asarray(self.viscosity, jnp.result_type(u))
-        return conv + nu * laplacian(u, self.grid, self.bcs, order=self.order)
+        du = conv + nu * laplacian(u, self.grid, self.bcs, order=self.order)
+        return hold_dirichlet_nodes(du, self.grid, self.bcs)
 
     def max_stable_dt(self, u: Any, args: Any = None) -> Any:
         return stable_dt(

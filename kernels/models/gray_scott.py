@@ -12,7 +12,7 @@ from .._cfl import stable_dt
 from .._fd import laplacian
 from .._grid import Grid
 from ._base import AbstractPDEModel
-from ._fd_common import check_grid, check_state
+from ._fd_common import check_grid, check_state, hold_dirichlet_nodes
 
 __all__ = ["GrayScott"]
 
@@ -82,7 +82,8 @@ class GrayScott(AbstractPDEModel):
         )
         uvv = u * v * v
         lap = lambda w: laplacian(w, self.grid, self.bcs, order=self.order)
-        return (du * lap(u) - uvv + F * (1 - u), dv * lap(v) + uvv - (F + k) * v)
+        hold = lambda w: hold_dirichlet_nodes(w, self.grid, self.bcs)
+        return (hold(du * lap(u) - uvv + F * (1 - u)), hold(dv * lap(v) + uvv - (F + k) * v))
 
     def max_stable_dt(self, state: Any, args: Any = None) -> Any:
         d = jnp.maximum(jnp.abs(jnp.asarray(self.diffusivity_u)), jnp.abs(self.diffusivity_v))

@@ -12,7 +12,7 @@ from .._cfl import stable_dt
 from .._fd import laplacian
 from .._grid import Grid
 from ._base import AbstractPDEModel
-from ._fd_common import check_grid, check_state
+from ._fd_common import check_grid, check_state, hold_dirichlet_nodes
 
 __all__ = ["Heat"]
 
@@ -61,7 +61,8 @@ class Heat(AbstractPDEModel):
     def __call__(self, t: Any, u: Any, args: Any = None) -> Any:
         check_state(u, self.grid, "Heat")
         kappa = jnp.asarray(self.diffusivity, jnp.result_type(u))
-        return kappa * laplacian(u, self.grid, self.bcs, order=self.order)
+        du = kappa * laplacian(u, self.grid, self.bcs, order=self.order)
+        return hold_dirichlet_nodes(du, self.grid, self.bcs)
 
     def max_stable_dt(self, u: Any, args: Any = None) -> Any:
         return stable_dt(self.grid, diffusivity=self.diffusivity, order=self.order)

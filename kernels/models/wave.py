@@ -12,7 +12,7 @@ from .._cfl import stable_dt
 from .._fd import laplacian
 from .._grid import Grid
 from ._base import AbstractPDEModel
-from ._fd_common import check_grid, check_state
+from ._fd_common import check_grid, check_state, hold_dirichlet_nodes
 
 __all__ = ["Wave"]
 
@@ -62,7 +62,9 @@ class Wave(AbstractPDEModel):
     def __call__(self, t: Any, state: Any, args: Any = None) -> Any:
         u, v = self._split(state)
         c = jnp.asarray(self.wave_speed, jnp.result_type(u))
-        return (v, c**2 * laplacian(u, self.grid, self.bcs, order=self.order))
+        dv = c**2 * laplacian(u, self.grid, self.bcs, order=self.order)
+        hold = lambda w: hold_dirichlet_nodes(w, self.grid, self.bcs)
+        return (hold(v), hold(dv))
 
     def energy(self, state: Any) -> Any:
         r"""Discrete energy :math:`E = \tfrac12 h^d \big(\sum v^2 - c^2 \sum u\,L u\big)`.

@@ -198,3 +198,22 @@ def test_errors_name_the_leaf_and_the_fix():
     g = jax.grad(lambda x, n: x * n, argnums=1, allow_int=True)(1.0, 3)
     with pytest.raises(TypeError, match="float0"):
         sdtorch.to_torch(g)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-cpu-import", "public-jax-dlpack"])
+def test_fast_and_public_import_paths_agree(fast, monkeypatch):
+    """The CPU fast path (jaxlib's import called directly) and the public
+    ``jax.dlpack.from_dlpack`` give the same zero-copy result, misaligned copies included."""
+    from scidiff.interop import _dlpack
+
+    _dlpack.import_dlpack(torch.zeros(1))  # make sure the probe ran
+    if fast:
+        assert _dlpack._FAST_CPU_IMPORT is not None, "fast CPU import unavailable"
+    else:
+        monkeypatch.setattr(_dlpack, "_FAST_CPU_IMPORT", None)
+    t = torch.linspace(-1, 1, 64, dtype=torch.float64)
+    x = sdtorch.from_torch(t)
+    assert x.unsafe_buffer_pointer() == t.data_ptr() and x.dtype == jnp.float64
+    np.testing.assert_array_equal(np.asarray(x), t.numpy())
+    m = torch.arange(17, dtype=torch.float32)[1:]
+    np.testing.assert_array_equal(np.asarray(sdtorch.from_torch(m)), m.numpy())

@@ -16,7 +16,16 @@ from __future__ import annotations
 import ctypes
 from typing import Any, NamedTuple
 
-__all__ = ["CapsuleInfo", "describe_capsule", "CapsuleArray", "is_capsule", "DTYPE_NAMES"]
+import jax
+
+__all__ = [
+    "CapsuleInfo",
+    "describe_capsule",
+    "CapsuleArray",
+    "is_capsule",
+    "DTYPE_NAMES",
+    "import_dlpack",
+]
 
 _LEGACY = b"dltensor"
 _VERSIONED = b"dltensor_versioned"
@@ -152,3 +161,53 @@ class CapsuleArray:
 
     def __dlpack_device__(self) -> tuple[int, int]:
         return self._info.device
+
+
+# --- fast import on CPU ------------------------------------------------------------------
+# `jax.dlpack.from_dlpack` spends ~8x longer in Python (backend lookup, stream query, and a
+# `jnp.asarray` dtype canonicalisation) than the C++ import it wraps. On CPU, where there
+# are no streams to synchronise, the bridges call that C++ function directly. It is not a
+# public JAX API, so it is probed once on a small numpy array (values and aliasing must
+# match); if anything differs or is missing, the public path is used everywhere.
+# The dtype canonicalisation skipped here is done -- as an error -- by `check_x64`.
+
+_KDL_CPU = 1
+
+
+def _probe_fast_import():
+    try:
+        import numpy as np
+        from jax._src.lib import _jax  # private: guarded by the probe below
+
+        to_buffer = _jax.dlpack_managed_tensor_to_buffer
+        cpu = jax.local_devices(backend="cpu")[0]
+        probe = np.arange(16, dtype=np.float32)
+        arr = to_buffer(probe.__dlpack__(), cpu, None, None, _KDL_CPU)
+        if not (
+            isinstance(arr, jax.Array)
+            and arr.dtype == probe.dtype
+            and np.array_equal(np.asarray(arr), probe)
+        ):
+            return None
+        return lambda capsule: to_buffer(capsule, cpu, None, None, _KDL_CPU)
+    except Exception:  # noqa: BLE001 -- any failure means: use the public path
+        return None
+
+
+_FAST_CPU_IMPORT = None
+_PROBED = False
+
+
+def import_dlpack(obj: Any, copy: bool | None = None) -> Any:
+    """``jax.dlpack.from_dlpack(obj, copy=copy)``, faster for CPU producers with copy=None.
+
+    GPU producers always take the public path, which passes JAX's stream to the
+    producer's ``__dlpack__`` so both libraries' streams are ordered.
+    """
+    global _FAST_CPU_IMPORT, _PROBED
+    if copy is None and obj.__dlpack_device__()[0] == _KDL_CPU:
+        if not _PROBED:
+            _FAST_CPU_IMPORT, _PROBED = _probe_fast_import(), True
+        if _FAST_CPU_IMPORT is not None:
+            return _FAST_CPU_IMPORT(obj.__dlpack__(stream=None))
+    return jax.dlpack.from_dlpack(obj, copy=copy)

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from ._common import check_x64, leaf_name
-from ._dlpack import CapsuleArray, describe_capsule, is_capsule
+from ._dlpack import CapsuleArray, describe_capsule, import_dlpack, is_capsule
 
 __all__ = ["from_tf", "to_tf", "tensor_to_jax", "array_to_tf", "TF_DTYPES"]
 
@@ -82,7 +82,7 @@ def tensor_to_jax(t: Any, name: str, copy: bool | None) -> jax.Array:
         if info.dtype is None:
             raise TypeError(f"{name} is a DLPack capsule of a dtype JAX does not support.")
         check_x64(info.dtype, name, "convert before exporting, " + _HINT)
-        return _maybe_copy(jax.dlpack.from_dlpack(CapsuleArray(t, info)), copy)
+        return _maybe_copy(import_dlpack(CapsuleArray(t, info)), copy)
     t = read_tensor(t, name)
     if not tf.executing_eagerly() or not hasattr(t, "numpy"):
         raise TypeError(
@@ -92,11 +92,9 @@ def tensor_to_jax(t: Any, name: str, copy: bool | None) -> jax.Array:
         )
     check_x64(TF_DTYPES[t.dtype], name, _HINT)
     if hasattr(t, "__dlpack__"):
-        return _maybe_copy(jax.dlpack.from_dlpack(t), copy)
+        return _maybe_copy(import_dlpack(t), copy)
     capsule = tf.experimental.dlpack.to_dlpack(t)  # older TensorFlow: capsules only
-    return _maybe_copy(
-        jax.dlpack.from_dlpack(CapsuleArray(capsule, describe_capsule(capsule))), copy
-    )
+    return _maybe_copy(import_dlpack(CapsuleArray(capsule, describe_capsule(capsule))), copy)
 
 
 def _maybe_copy(x: jax.Array, copy: bool | None) -> jax.Array:

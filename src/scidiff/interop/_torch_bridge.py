@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ._common import check_x64, leaf_name
+from ._dlpack import import_dlpack
 
 __all__ = ["from_torch", "to_torch", "tensor_to_jax", "array_to_torch", "TORCH_DTYPES"]
 
@@ -76,7 +77,8 @@ def tensor_to_jax(t: Any, name: str, copy: bool | None) -> jax.Array:
     check_x64(dtype, name, "e.g. `t.to(torch.")
     if t.device.type == "meta":
         raise ValueError(f"{name} is a meta tensor: it has no data to share.")
-    t = t.detach()  # the data bridge carries no autograd history (use `wrap` for that)
+    if t.requires_grad:
+        t = t.detach()  # the data bridge carries no autograd history (use `wrap` for that)
     reasons = []
     if t.is_conj():  # a lazily conjugated view: DLPack has no conjugate bit
         reasons.append("its conjugate bit is set")
@@ -84,7 +86,7 @@ def tensor_to_jax(t: Any, name: str, copy: bool | None) -> jax.Array:
     if t.is_neg():  # a lazily negated view: exporting it would drop the sign
         reasons.append("its negative bit is set")
         t = t.resolve_neg()
-    if not is_compact(tuple(t.shape), tuple(t.stride())):
+    if not t.is_contiguous() and not is_compact(tuple(t.shape), tuple(t.stride())):
         reasons.append(f"its strides {tuple(t.stride())} are not a compact layout")
         t = t.contiguous()
     if reasons and copy is False:
@@ -96,7 +98,7 @@ def tensor_to_jax(t: Any, name: str, copy: bool | None) -> jax.Array:
         # jax.dlpack.from_dlpack(..., copy=True) still aliases on CPU (jax 0.10): copy here.
         t = t.clone()
     try:
-        return jax.dlpack.from_dlpack(t, copy=None if copy is None else False)
+        return import_dlpack(t, None if copy is None else False)
     except ValueError as err:  # JAX's "not aligned" message for copy=False
         raise ValueError(f"{name}: {err}") from None
     except RuntimeError as err:

@@ -1,0 +1,63 @@
+"""In a fresh interpreter (one subprocess for both checks, imports are slow):
+
+* ``import scidiff`` / ``scidiff.interop`` import neither torch nor tensorflow, and the
+  torch bridge does not import tensorflow;
+* with JAX's x64 off (the default), 64-bit tensors are refused with a clear error instead
+  of being narrowed silently (which ``jax.dlpack.from_dlpack`` itself would do).
+"""
+
+import os
+import subprocess
+import sys
+
+SCRIPT = r"""
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import scidiff, scidiff.interop
+assert "torch" not in sys.modules, "import scidiff imported torch"
+assert "tensorflow" not in sys.modules, "import scidiff imported tensorflow"
+import jax
+assert not jax.config.jax_enable_x64
+
+def refuses(fn, *words):
+    try:
+        fn()
+    except ValueError as err:
+        msg = str(err)
+        assert all(w in msg for w in words), msg
+        return
+    raise AssertionError("no error raised")
+
+from scidiff.interop import torch as sdtorch
+assert "tensorflow" not in sys.modules, "the torch bridge imported tensorflow"
+assert scidiff.interop.torch is sdtorch
+import torch, jax.numpy as jnp
+
+for dt, narrow in [(torch.float64, "float32"), (torch.int64, "int32"),
+                   (torch.uint64, "uint32"), (torch.complex128, "complex64")]:
+    refuses(lambda: sdtorch.from_torch({"w": torch.ones(3, dtype=dt)}),
+            "tree['w'] has dtype", "narrowed to " + narrow, "jax_enable_x64")
+x = sdtorch.from_torch(torch.arange(4, dtype=torch.int32))
+assert x.dtype == jnp.int32 and x.unsafe_buffer_pointer() is not None
+g = sdtorch.wrap(lambda a: a * 2)
+refuses(lambda: g(torch.ones(2, dtype=torch.float64)), "input leaf #0", "float64")
+assert g(torch.ones(2)).dtype == torch.float32
+
+from scidiff.interop import tensorflow as sdtf
+import tensorflow as tf
+refuses(lambda: sdtf.from_tf(tf.ones(2, tf.float64)), "tree has dtype float64")
+refuses(lambda: sdtf.from_tf(tf.experimental.dlpack.to_dlpack(tf.ones(2, tf.int64))),
+        "dtype int64")
+assert sdtf.from_tf(tf.ones(2, tf.float32)).dtype == jnp.float32
+print("ISOLATION-AND-X64-OK")
+"""
+
+
+def test_imports_are_lazy_and_x64_off_refuses_64_bit_tensors():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+    env["JAX_ENABLE_X64"] = "0"
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "ISOLATION-AND-X64-OK" in proc.stdout

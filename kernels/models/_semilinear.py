@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import math
 import operator
 from typing import Any
 
@@ -30,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from .._cfl import check_cfl
 from .._etdrk import ETDRK, _check_order
 from .._spectral import check_spatial_shape, dealias_mask_numpy, integer_wavenumbers, wavenumbers
 from ._base import AbstractPDEModel
@@ -108,11 +110,7 @@ class AbstractSemilinearModel(AbstractPDEModel):
         """The de-aliasing mask as a product of per-axis 0/1 factors (broadcast shapes, so
         it fuses into whatever it multiplies): multiply a symbol by it to de-alias the
         input of a product for free."""
-        factors = [
-            jnp.asarray(np.abs(n) < self.dealias * size / 2, dtype)
-            for n, size in zip(integer_wavenumbers(self.shape), self.shape)
-        ]
-        return functools.reduce(operator.mul, factors)
+        return functools.reduce(operator.mul, self._axis_masks(dtype))
 
     def wavenumbers(self, dtype: Any, *, zero_nyquist: bool = False) -> tuple[Array, ...]:
         """Angular wavenumbers of the model's box (see :func:`scidiff.kernels.wavenumbers`)."""
@@ -139,6 +137,43 @@ class AbstractSemilinearModel(AbstractPDEModel):
                 "jax.vmap for a batch of states."
             )
         return u
+
+    def advection_speed(self, u: Array, args: Any) -> tuple[Array, ...] | None:
+        """Per-axis largest advection speed of the linearised nonlinear term at ``u``, or
+        ``None`` when no advective CFL limit applies (the default)."""
+        return None
+
+    def max_stable_dt(self, u: Any, args: Any = None) -> Any:
+        r"""Advective CFL limit of the explicit (nonlinear) part of the ETDRK step.
+
+        The linear part is exact, so only :math:`\hat N` limits the step. Linearised, the
+        advection :math:`\mathbf c\cdot\nabla` has the purely imaginary spectrum
+        :math:`i\sum_d c_d k_d`, up to :math:`\sum_d |c_d| k_{d,\max}` on the de-aliased
+        modes; ETDRK3/4 reduce to RK3/RK4 there, stable up to :math:`I = \sqrt3` and
+        :math:`2\sqrt2` on the imaginary axis, hence
+        :math:`\Delta t \le I / \sum_d |c_d|_{\max} k_{d,\max}`. ``None`` for ETDRK1/2
+        (no imaginary-axis stability: they rely on the physical dissipation) and for
+        models without an advective nonlinearity (:meth:`advection_speed` is ``None``).
+        """
+        if self.order not in (3, 4):
+            return None
+        u = self.check_state(u)
+        speeds = self.advection_speed(u, args)
+        if speeds is None:
+            return None
+        kmax = [
+            jnp.max(jnp.abs(k) * m)
+            for k, m in zip(self.wavenumbers(u.dtype), self._axis_masks(u.dtype))
+        ]
+        rate = sum(c * k for c, k in zip(speeds, kmax))
+        limit = math.sqrt(3.0) if self.order == 3 else 2 * math.sqrt(2.0)
+        return limit / rate
+
+    def _axis_masks(self, dtype: Any) -> list[Array]:
+        return [
+            jnp.asarray(np.abs(n) < self.dealias * size / 2, dtype)
+            for n, size in zip(integer_wavenumbers(self.shape), self.shape)
+        ]
 
     # ------------------------------------------------------------------ public behaviour
 
@@ -183,12 +218,20 @@ class AbstractSemilinearModel(AbstractPDEModel):
         t0: Any = 0.0,
         args: Any = None,
         checkpoint: bool = True,
+        check_stability: bool = True,
     ) -> Array:
         """``num_steps`` ETDRK steps; the states after every ``save_every``-th, stacked.
 
-        See :meth:`ETDRKStepper.rollout`; the coefficients are computed once.
+        See :meth:`ETDRKStepper.rollout`; the coefficients are computed once. With
+        ``check_stability=True`` the step is checked against :meth:`max_stable_dt` at
+        ``u0`` (``ValueError`` at call time for concrete values, an ``equinox`` runtime
+        error under ``jit``).
         """
         u0 = self.check_state(u0, "u0")
+        if check_stability:
+            limit = self.max_stable_dt(u0, args)
+            if limit is not None:
+                dt = check_cfl(dt, limit, what=f"{type(self).__name__} ETDRK{self.order} step")
         return self.make_stepper(dt, u0.dtype).rollout(
             u0, num_steps, save_every=save_every, t0=t0, args=args, checkpoint=checkpoint
         )

@@ -134,6 +134,10 @@ class NavierStokes2D(AbstractSemilinearModel):
         psi_hat = self.stream_function_hat(self.fft(w))
         return self.ifft(jnp.stack([1j * ky * psi_hat, -1j * kx * psi_hat])).astype(w.dtype)
 
+    def advection_speed(self, u: Array, args: Any) -> tuple[Array, Array]:
+        vel = self.velocity(u)
+        return jnp.max(jnp.abs(vel[0])), jnp.max(jnp.abs(vel[1]))
+
     def forcing_hat(self, dtype: Any) -> Array:
         r"""Fourier coefficients of :math:`F = -\gamma k_f\cos(k_f y)` (a broadcast product
         of one-hot factors: mode :math:`(0, n_f)` holds :math:`-\gamma k_f N_xN_y/2`)."""

@@ -143,6 +143,23 @@ def test_usable_as_rhs_for_solve_ivp():
     np.testing.assert_allclose(sol.ys[-1], etd, atol=1e-6)
 
 
+def test_navier_stokes_cfl_limit_is_checked_and_meaningful():
+    n = 64
+    x, y = np.meshgrid(_x(n, TWO_PI), _x(n, TWO_PI), indexing="ij")
+    w0 = jnp.asarray(3 * np.sin(x) * np.cos(2 * y) + 2 * np.cos(3 * x + y))
+    model = NavierStokes2D((n, n), viscosity=1e-4)
+    limit = float(model.max_stable_dt(w0))
+    vel = np.asarray(model.velocity(w0))
+    kmax = (n - 1) // 3  # largest de-aliased mode (2 pi / L = 1)
+    expected = 2 * np.sqrt(2) / (kmax * (np.abs(vel[0]).max() + np.abs(vel[1]).max()))
+    np.testing.assert_allclose(limit, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="exceeds the CFL limit"):
+        model.rollout(w0, 2 * limit, 10)
+    run = jax.jit(lambda dt: model.rollout(w0, dt, 200, save_every=200, check_stability=False))
+    assert np.all(np.isfinite(run(limit)))  # stable at the limit ...
+    assert not np.all(np.isfinite(run(2 * limit)))  # ... and it blows up at twice it
+
+
 # ----------------------------------------------------------------------------- gradients
 
 

@@ -43,7 +43,7 @@ def main(argv=None) -> Path:
     y0s = jnp.array([1.0, 1.0, 20.0]) + 0.5 * jax.random.normal(key, (opts.members, 3))
     params = (10.0, 28.0, 8.0 / 3.0)
     dt_chunk = opts.t1 / opts.chunks
-    ts_chunk = jnp.linspace(0.0, dt_chunk, 21)
+    ts_chunk = jnp.linspace(0.0, dt_chunk, 51)
 
     @jax.jit
     def advance(t0, ys, args):

@@ -307,10 +307,11 @@ def _dop853_error(h, ks):
     e3 = linear_combination(None, h, _E3, ks)
 
     def leaf(a, b):
-        denom2 = a * a + 0.01 * (b * b)
+        abs_a = jnp.abs(a)
+        denom2 = abs_a * abs_a + 0.01 * (jnp.abs(b) * jnp.abs(b))  # real, also for complex y
         pos = denom2 > 0
         safe = jnp.where(pos, denom2, jnp.ones_like(denom2))  # grad-safe: no 0/0 in either branch
-        return jnp.where(pos, a * jnp.abs(a) / jnp.sqrt(safe), jnp.zeros_like(a))
+        return jnp.where(pos, a * (abs_a / jnp.sqrt(safe)), jnp.zeros_like(a))
 
     return jax.tree_util.tree_map(leaf, e5, e3)
 

@@ -170,7 +170,10 @@ def minimize(
         raise ValueError(
             f"`maxiter` must be a positive Python int (it is static), got {maxiter!r}."
         )
-    check_tolerances(gtol, 0.0)
+    try:
+        check_tolerances(gtol, 0.0)
+    except ValueError:
+        raise ValueError(f"`gtol` must be non-negative, got {gtol!r}.") from None
     f_flat, x0_flat, unravel = flatten_function(fun, x0, args, name="fun", same_structure=False)
     out = jax.eval_shape(fun, x0, args)
     if not (hasattr(out, "shape") and out.shape == ()):

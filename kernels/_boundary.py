@@ -98,7 +98,9 @@ def normalize_bcs(bcs, grid: Grid) -> tuple[tuple[AbstractBC, AbstractBC], ...]:
 
     ``bcs`` may be one condition for every side (``Periodic()``), one per axis
     (``(Periodic(), Dirichlet(0.0))``), or one ``(lower, upper)`` pair per axis
-    (``((Dirichlet(1.0), Neumann()), Periodic())``). Strings name the homogeneous ones.
+    (``((Dirichlet(1.0), Neumann()), Periodic())``); on a 1D grid a bare pair
+    ``(Dirichlet(1.0), Neumann())`` is read as ``(lower, upper)``. Strings name the
+    homogeneous ones.
 
     Raises:
         TypeError/ValueError: for an unknown condition, the wrong number of axes, a
@@ -109,6 +111,12 @@ def normalize_bcs(bcs, grid: Grid) -> tuple[tuple[AbstractBC, AbstractBC], ...]:
         per_axis = [bcs] * ndim
     elif isinstance(bcs, Sequence):
         per_axis = list(bcs)
+        if (
+            ndim == 1
+            and len(per_axis) == 2
+            and all(isinstance(b, (AbstractBC, str)) for b in per_axis)
+        ):
+            per_axis = [tuple(per_axis)]  # 1D: (lower, upper) needs no extra nesting
         if len(per_axis) != ndim:
             raise ValueError(
                 f"Got boundary conditions for {len(per_axis)} axes but the grid has {ndim}: "

@@ -129,3 +129,12 @@ def test_shape_mismatch_and_width_errors():
         K.pad(jnp.zeros(2), K.Grid(2), K.Neumann(), 3)
     with pytest.raises(ValueError, match="does not broadcast to the boundary face"):
         K.pad(jnp.zeros((3, 4)), K.Grid((3, 4)), K.Dirichlet(jnp.ones(5)), 1)
+
+
+def test_1d_bare_pair_is_lower_upper():
+    g = K.Grid(4)
+    u = jnp.arange(1.0, 5.0)
+    a = K.pad(u, g, (K.Dirichlet(1.0), K.Neumann(0.0)), 1)
+    b = K.pad(u, g, ((K.Dirichlet(1.0), K.Neumann(0.0)),), 1)
+    np.testing.assert_allclose(a, b)
+    np.testing.assert_allclose(a[[0, -1]], [1.0, 4.0])

@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint bench bench-quick clean
+.PHONY: demo test lint bench bench-quick readme clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ demo: $(VENV)/.core
 	$(PY) examples/lorenz_ensemble.py
 
 lint: $(VENV)/.test
-	$(PY) -m ruff check src kernels tests benchmarks examples
+	$(PY) -m ruff check src kernels tests benchmarks examples docs
 
 test: lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q --durations=15
@@ -41,6 +41,9 @@ bench: $(VENV)/.bench
 
 bench-quick: $(VENV)/.bench
 	$(PY) -m scidiff bench --quick
+
+readme: $(PY)
+	$(PY) docs/build_readme.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -4,6 +4,7 @@ Blocks are grouped by their `##` section and each section runs in a fresh interp
 (sections build on their own earlier blocks, never on other sections).
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -41,6 +42,12 @@ def test_readme_section_runs(title, tmp_path):
         capture_output=True,
         text=True,
         timeout=600,
-        env={**__import__("os").environ, "MPLBACKEND": "Agg"},
+        env={**os.environ, "MPLBACKEND": "Agg"},
     )
     assert out.returncode == 0, f"README section {title!r} failed:\n{out.stderr[-4000:]}"
+
+
+def test_readme_is_built_from_docs_sections():
+    build = README.parent / "docs" / "build_readme.py"
+    out = subprocess.run([sys.executable, str(build), "--check"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

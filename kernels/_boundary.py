@@ -209,6 +209,8 @@ def _ghosts(u, pair, axis: int, h: float, vertex: bool, width: int, side: int, c
 
 def _ghost_slabs(u, grid: Grid, pairs, axis: int, wl: int, wu: int, corner=0):
     """The ``(lower, upper)`` ghost slabs (``None`` for zero width) of grid ``axis``."""
+    if wl < 0 or wu < 0:
+        raise ValueError(f"Ghost widths must be non-negative integers, got ({wl}, {wu}).")
     ax = u.ndim - grid.ndim + axis
     n = u.shape[ax]
     pair = pairs[axis]

@@ -137,4 +137,12 @@ def test_1d_bare_pair_is_lower_upper():
     a = K.pad(u, g, (K.Dirichlet(1.0), K.Neumann(0.0)), 1)
     b = K.pad(u, g, ((K.Dirichlet(1.0), K.Neumann(0.0)),), 1)
     np.testing.assert_allclose(a, b)
-    np.testing.assert_allclose(a[[0, -1]], [1.0, 4.0])
+    np.testing.assert_allclose([a[0], a[-1]], [1.0, 4.0])
+
+
+def test_pad_axis_and_width_errors():
+    g = K.Grid((4, 3))
+    with pytest.raises(ValueError, match="`axis` 2 is out of range for a 2D grid"):
+        K.pad_axis(jnp.ones((4, 3)), g, K.Periodic(), axis=2, width=1)
+    with pytest.raises(ValueError, match="Ghost widths must be non-negative"):
+        K.pad(jnp.ones((4, 3)), g, K.Periodic(), -1)

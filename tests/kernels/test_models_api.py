@@ -133,6 +133,11 @@ def test_stable_dt_formula_and_errors():
         (lambda: K.ShallowWater(G), "ShallowWater needs a 2D grid"),
         (lambda: K.ShallowWater(K.Grid((4, 4)), bcs=K.Dirichlet(1.0)), "Periodic\\(\\) or Neumann"),
         (lambda: K.Wave(G, 1.0, bcs="robin"), "Unknown boundary condition 'robin'"),
+        (lambda: K.Wave(G, 1.0, order=6), "Wave: `order` must be 2 or 4"),
+        (lambda: K.Burgers(G, 1.0, order=6), "Burgers: `order` must be 2 or 4"),
+        (lambda: K.GrayScott(G, order=6), "GrayScott: `order` must be 2 or 4"),
+        (lambda: K.AdvectionDiffusion(G, order=6), "AdvectionDiffusion: `order` must be 2"),
+        (lambda: K.taylor_green_vortex(G), "Taylor-Green vortex needs a 2D grid"),
     ],
 )
 def test_model_construction_errors(make, match):
@@ -147,6 +152,8 @@ def test_model_state_errors():
         K.Heat(G, 1.0)(0.0, jnp.zeros(17))
     with pytest.raises(ValueError, match=r"Wave: the state must be a pair"):
         K.Wave(G)(0.0, jnp.zeros(16))
+    with pytest.raises(ValueError, match=r"GrayScott: the state must be a pair"):
+        K.GrayScott(G)(0.0, [jnp.zeros(16)] * 3)
     with pytest.raises(ValueError, match=r"ShallowWater: `U` has shape \(4, 4\)"):
         K.ShallowWater(K.Grid((4, 4)))(0.0, jnp.zeros((4, 4)))
     with pytest.raises(ValueError, match="positive multiple of `save_every`"):

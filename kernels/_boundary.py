@@ -57,7 +57,7 @@ class Dirichlet(AbstractBC):
     Example: ``Dirichlet(1.0)``, or ``Dirichlet(jnp.sin(x))`` on a side of a 2D grid.
     """
 
-    value: Any = 0.0
+    value: Any = eqx.field(default=0.0, converter=jnp.asarray)
 
 
 class Neumann(AbstractBC):
@@ -66,7 +66,7 @@ class Neumann(AbstractBC):
     Example: ``Neumann()`` (no flux), ``Neumann(0.5)`` (gradient 0.5 pointing outwards).
     """
 
-    flux: Any = 0.0
+    flux: Any = eqx.field(default=0.0, converter=jnp.asarray)
 
 
 _BY_NAME = {"periodic": Periodic, "dirichlet": Dirichlet, "neumann": Neumann}

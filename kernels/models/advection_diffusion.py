@@ -70,8 +70,8 @@ class AdvectionDiffusion(AbstractPDEModel):
                 f"AdvectionDiffusion: `velocity` must be a scalar, shape ({grid.ndim},) or "
                 f"{(grid.ndim, *grid.shape)}; got {shape}."
             )
-        self.velocity = velocity
-        self.diffusivity = diffusivity
+        self.velocity = jnp.asarray(velocity)
+        self.diffusivity = jnp.asarray(diffusivity)
         self.bcs = normalize_bcs(bcs, grid)
         self.scheme = scheme
         self.order = order

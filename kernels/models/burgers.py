@@ -59,7 +59,7 @@ class Burgers(AbstractPDEModel):
         _check_scheme(scheme)
         if order not in (2, 4):
             raise ValueError(f"Burgers: `order` must be 2 or 4, got {order!r}.")
-        self.viscosity = viscosity
+        self.viscosity = jnp.asarray(viscosity)
         self.bcs = normalize_bcs(bcs, grid)
         self.scheme = scheme
         self.order = order

@@ -64,8 +64,12 @@ class GrayScott(AbstractPDEModel):
         self.grid = check_grid(grid, "GrayScott")
         if order not in (2, 4):
             raise ValueError(f"GrayScott: `order` must be 2 or 4, got {order!r}.")
-        self.diffusivity_u, self.diffusivity_v = diffusivity_u, diffusivity_v
-        self.feed, self.kill = feed, kill
+        # arrays, not Python floats: traced (never static) under eqx.filter_jit
+        self.diffusivity_u, self.diffusivity_v = (
+            jnp.asarray(diffusivity_u),
+            jnp.asarray(diffusivity_v),
+        )
+        self.feed, self.kill = jnp.asarray(feed), jnp.asarray(kill)
         self.bcs = normalize_bcs(bcs, grid)
         self.order = order
 

@@ -54,7 +54,7 @@ class Heat(AbstractPDEModel):
         self.grid = check_grid(grid, "Heat")
         if order not in (2, 4):
             raise ValueError(f"Heat: `order` must be 2 or 4, got {order!r}.")
-        self.diffusivity = diffusivity
+        self.diffusivity = jnp.asarray(diffusivity)  # traced, never static, under filter_jit
         self.bcs = normalize_bcs(bcs, grid)
         self.order = order
 

@@ -82,7 +82,8 @@ class ShallowWater(AbstractPDEModel):
                         "ShallowWater: each side must be Periodic() or Neumann() (a reflecting "
                         f"wall); got {type(bc).__name__}."
                     )
-        self.gravity, self.coriolis, self.viscosity = gravity, coriolis, viscosity
+        self.gravity, self.coriolis = jnp.asarray(gravity), jnp.asarray(coriolis)
+        self.viscosity = jnp.asarray(viscosity)
         self.bcs = tuple(
             (Periodic(), Periodic()) if isinstance(p[0], Periodic) else (Neumann(), Neumann())
             for p in pairs

@@ -47,7 +47,7 @@ class Wave(AbstractPDEModel):
         self.grid = check_grid(grid, "Wave")
         if order not in (2, 4):
             raise ValueError(f"Wave: `order` must be 2 or 4, got {order!r}.")
-        self.wave_speed = wave_speed
+        self.wave_speed = jnp.asarray(wave_speed)
         self.bcs = normalize_bcs(bcs, grid)
         self.order = order
 

@@ -67,7 +67,8 @@ def test_swept_values_do_not_recompile():
         return model.rollout(u0, dt, 10)[-1]
 
     for kappa, dt, wall in [(0.1, 1e-3, 0.0), (0.2, 5e-4, 1.0), (0.05, 2e-4, -2.0)]:
-        model = K.Heat(G, jnp.asarray(kappa), K.Dirichlet(jnp.asarray(wall)))
+        # plain Python floats: models store them as arrays, so they are traced
+        model = K.Heat(G, kappa, K.Dirichlet(wall))
         run(model, U0 * kappa, jnp.asarray(dt))
     assert len(traces) == 1
 

@@ -19,6 +19,7 @@ Cases, each timed in the same run:
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 from pathlib import Path
 
@@ -34,9 +35,18 @@ from _common import Record, finish, make_parser, time_call  # noqa: E402
 BENCH = "interop"
 
 
-def _t(fn, quick):
-    sec, first = time_call(fn, repeats=5 if quick else 9, min_time=0.05 if quick else 0.2)
-    return sec, first
+def _measure(impls, quick):
+    """Median over rounds (alternating the order of implementations each round: the host
+    may be shared) of each implementation's median time; plus its first-call time."""
+    rounds = 3 if quick else 5
+    samples = {name: [] for name, _ in impls}
+    first = {}
+    for r in range(rounds):
+        for name, fn in impls if r % 2 == 0 else impls[::-1]:
+            sec, first_call = time_call(fn, repeats=5, min_time=0.03 if quick else 0.1)
+            samples[name].append(sec)
+            first.setdefault(name, first_call)
+    return {name: statistics.median(v) for name, v in samples.items()}, first
 
 
 def data_cases(sizes, quick):
@@ -79,12 +89,12 @@ def data_cases(sizes, quick):
             f"to_torch n={n}": sdtorch.to_torch(x).data_ptr() == x.unsafe_buffer_pointer(),
         }
         for case, impls in cases.items():
-            for impl, fn in impls:
-                sec, _ = _t(fn, quick)
+            secs, _ = _measure(impls, quick)
+            for impl, _fn in impls:
                 extra = {"bytes": nbytes}
                 if impl == "scidiff" and case in shared:
                     extra["shared"] = bool(shared[case])
-                recs.append(Record(BENCH, case, impl, sec, None, **extra))
+                recs.append(Record(BENCH, case, impl, secs[impl], None, **extra))
     return recs
 
 
@@ -180,14 +190,13 @@ def wrap_cases(n, quick):
         ],
     }
     for case, impls in cases.items():
-        timings = {}
-        for impl, fn in impls:
-            sec, first = _t(fn, quick)
-            timings[impl] = sec
-            recs.append(Record(BENCH, case, impl, sec, first if impl == "scidiff" else None))
-        if "jax.jit direct" in timings:
+        secs, first = _measure(impls, quick)
+        for impl, _fn in impls:
+            comp = first[impl] if impl == "scidiff" else None
+            recs.append(Record(BENCH, case, impl, secs[impl], comp))
+        if "jax.jit direct" in secs:
             recs[-len(impls)]["extra"]["overhead_us"] = 1e6 * (
-                timings["scidiff"] - timings["jax.jit direct"]
+                secs["scidiff"] - secs["jax.jit direct"]
             )
     return recs
 

@@ -104,7 +104,7 @@ def record_cotangent(cfg, p, bufs_bar: Buffers, before: Core, after: Core, rec: 
     """The cotangent of one step's record, gathered from the output buffers' cotangents.
 
     Returns ``(record_bar, s_eval_bar)``; the save-time part loops over this step's save
-    slots only (``[before.save_idx, after.save_idx)``).
+    slots only (those in ``(before.t, after.t]``).
     """
     dtype = cfg.time_dtype
     zero_t = jnp.zeros((), dtype)
@@ -126,9 +126,9 @@ def record_cotangent(cfg, p, bufs_bar: Buffers, before: Core, after: Core, rec: 
             return tp_b + ga, tn_b + gb, _add(di_b, gdi), se_b.at[i].add(gs)
 
         se0 = jnp.zeros((cfg.n_save,), dtype)
-        tp_b, tn_b, di_b, se_b = jax.lax.fori_loop(
-            before.save_idx, after.save_idx, body, (tp_b, tn_b, di_b, se0)
-        )
+        lo = jnp.searchsorted(p.s_eval, before.t, side="right")
+        hi = jnp.searchsorted(p.s_eval, after.t, side="right")
+        tp_b, tn_b, di_b, se_b = jax.lax.fori_loop(lo, hi, body, (tp_b, tn_b, di_b, se0))
     if cfg.dense:
         k = jnp.minimum(before.num_steps, cfg.max_steps - 1)
         acc = rec.accepted
@@ -271,8 +271,7 @@ def _checkpointed_backward(cfg, K, y0, p, core_fin, ckpts, core_bar, bufs_bar):
     pbar = _add(pbar, pbar_init)
     if cfg.n_save:
         # Save slots at or before s0 hold y0 itself.
-        mask = jnp.arange(cfg.n_save) < core_fin.save_idx
-        mask = mask & (p.s_eval <= p.s0)
+        mask = (p.s_eval <= core_fin.t) & (p.s_eval <= p.s0)
         y0_bar = jax.tree_util.tree_map(
             lambda g, b: g + jnp.sum(jnp.where(mask.reshape((-1,) + (1,) * g.ndim), b, 0), 0),
             y0_bar,
@@ -389,7 +388,7 @@ def _backsolve_backward(cfg, y0, p, core, bufs, core_bar, bufs_bar):
     )
     # Break points, top to bottom: s_fin, then the filled save times (descending).
     if cfg.n_save:
-        filled = jnp.arange(cfg.n_save) < core.save_idx
+        filled = p.s_eval <= core.t
         # Unfilled slots (after a terminal event or a failure) sit at s_fin: no-ops.
         pts = jnp.where(filled, jnp.clip(p.s_eval, p.s0, s_fin), s_fin)
         ys = jax.tree_util.tree_map(

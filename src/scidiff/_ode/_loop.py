@@ -98,7 +98,6 @@ class Core(NamedTuple):
     num_steps: Any
     num_rejected: Any
     num_fevals: Any
-    save_idx: Any
     ev_count: tuple
     result: RESULTS
     done: Any
@@ -171,9 +170,6 @@ def init_core(cfg: LoopConfig, p: Params, y0: PyTree) -> Core:
         dt = jnp.minimum(dt, cfg.controller.dtmax)
     finite = _all_finite((y0, f0))
     zero_i = jnp.asarray(0, jnp.int32)
-    save_idx = zero_i
-    if cfg.n_save:
-        save_idx = jnp.searchsorted(p.s_eval, p.s0, side="right").astype(jnp.int32)
     one = jnp.ones((), dtype)
     return Core(
         t=p.s0,
@@ -187,7 +183,6 @@ def init_core(cfg: LoopConfig, p: Params, y0: PyTree) -> Core:
         num_steps=zero_i,
         num_rejected=zero_i,
         num_fevals=num_fevals,
-        save_idx=save_idx,
         ev_count=tuple(zero_i for _ in cfg.events),
         result=RESULTS.where(finite, RESULTS.successful, RESULTS.nonfinite),
         done=~finite,
@@ -281,10 +276,6 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
     result = RESULTS.where(terminal, RESULTS.event_occurred, core.result)
     result = RESULTS.where(overflow, RESULTS.event_overflow, result)
     result = RESULTS.where(failed, fail_result, result)
-    save_idx = core.save_idx
-    if cfg.n_save:
-        found = jnp.searchsorted(p.s_eval, t_end, side="right").astype(jnp.int32)
-        save_idx = jnp.where(accept, found, save_idx)
     new_core = Core(
         t=t_new,
         y=y_new,
@@ -297,7 +288,6 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
         num_steps=core.num_steps + accept.astype(jnp.int32),
         num_rejected=core.num_rejected + (~accept).astype(jnp.int32),
         num_fevals=core.num_fevals + jnp.asarray(out.num_fevals, jnp.int32),
-        save_idx=save_idx,
         ev_count=tuple(
             jnp.minimum(core.ev_count[e] + ev_record[e].astype(jnp.int32), event.capacity)
             for e, event in enumerate(cfg.events)
@@ -318,18 +308,10 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
     return new_core, record
 
 
-def empty_buffers(cfg: LoopConfig, p: Params, y0: PyTree, dense_info: PyTree) -> Buffers:
-    """Output buffers before the first step (``ys`` holds ``y0`` at save times <= s0)."""
+def empty_buffers(cfg: LoopConfig, y0: PyTree, dense_info: PyTree) -> Buffers:
+    """Dense-output and event buffers before the first step (``ys`` is filled by ``run``)."""
     dtype = cfg.time_dtype
     ys = None
-    if cfg.n_save:
-        mask = p.s_eval <= p.s0
-
-        def fill(v):
-            m = mask.reshape((-1,) + (1,) * v.ndim)
-            return jnp.where(m, v[None], jnp.full((cfg.n_save,) + v.shape, jnp.inf, v.dtype))
-
-        ys = jax.tree_util.tree_map(fill, y0)
     d_t0 = d_t1 = d_end = d_info = None
     if cfg.dense:
         n = cfg.max_steps
@@ -348,16 +330,8 @@ def empty_buffers(cfg: LoopConfig, p: Params, y0: PyTree, dense_info: PyTree) ->
 
 
 def write(cfg: LoopConfig, p: Params, bufs: Buffers, before: Core, after: Core, rec: Record):
-    """Scatter one step's record into the buffers (O(saves in this step), not O(T))."""
-    ys = bufs.ys
-    if cfg.n_save:
-        solver = solver_of(cfg, p)
-
-        def save(i, ys):
-            val = solver.interpolate(rec.t_prev, rec.t_next, rec.dense_info, p.s_eval[i])
-            return jax.tree_util.tree_map(lambda b, v: b.at[i].set(v.astype(b.dtype)), ys, val)
-
-        ys = jax.lax.fori_loop(before.save_idx, after.save_idx, save, ys)
+    """Scatter one step's record into the dense-output and event buffers."""
+    del p, after
     d_t0, d_t1, d_end, d_info = bufs.dense_t0, bufs.dense_t1, bufs.dense_end, bufs.dense_info
     if cfg.dense:
         # Unconditional write at the accepted-step counter: a rejected attempt is
@@ -375,7 +349,7 @@ def write(cfg: LoopConfig, p: Params, bufs: Buffers, before: Core, after: Core, 
         ev_y[e] = jax.tree_util.tree_map(
             lambda b, v, r=r, k=k: b.at[k].set(jnp.where(r, v, b[k])), ev_y[e], rec.ev_y[e]
         )
-    return Buffers(ys, d_t0, d_t1, d_end, d_info, tuple(ev_s), tuple(ev_y))
+    return Buffers(bufs.ys, d_t0, d_t1, d_end, d_info, tuple(ev_s), tuple(ev_y))
 
 
 def finalize(cfg: LoopConfig, core: Core, bufs: Buffers) -> tuple[Core, Buffers]:
@@ -392,23 +366,26 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
     """The plain loop. With ``checkpoint_every=K`` it also returns the carry at every
     K-th iteration (the forward pass of :class:`RecursiveCheckpoint`).
 
+    With ``t_eval``, a ``lax.scan`` over the save times runs the step loop until the
+    current step passes each save time, then interpolates that step (the carry keeps the
+    last accepted step's record). So the ``T x state`` output never sits in a while-loop
+    carry: under ``vmap`` a batched while loop selects its whole carry every iteration,
+    which would cost ``O(T)`` per step. Steps are exactly those of one uninterrupted loop.
+
     Returns ``(core, buffers, checkpoints_or_None)``.
     """
     core0 = init_core(cfg, p, y0)
-    dense_shape = jax.eval_shape(lambda: attempt(cfg, p, core0)[1].dense_info)
-    dense_zero = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), dense_shape)
-    bufs0 = empty_buffers(cfg, p, y0, dense_zero)
+    info_shape = jax.eval_shape(lambda: attempt(cfg, p, core0)[1].dense_info)
+    info0 = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), info_shape)
+    last0 = (p.s0, p.s0 + 1, info0)  # a dummy step, never zero-width
+    bufs0 = empty_buffers(cfg, y0, info0)
     ckpts0 = None
     if checkpoint_every is not None:
         n_ckpt = -(-cfg.max_steps // checkpoint_every)
         ckpts0 = jax.tree_util.tree_map(lambda v: jnp.zeros((n_ckpt,) + v.shape, v.dtype), core0)
 
-    def cond(carry):
-        core = carry[0]
-        return ~core.done & (core.n_iter < cfg.max_steps)
-
     def body(carry):
-        core, bufs, ckpts = carry
+        core, last, bufs, ckpts = carry
         if ckpts is not None:
             slot = core.n_iter // checkpoint_every
             first = core.n_iter % checkpoint_every == 0
@@ -417,8 +394,42 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
             )
         new_core, rec = attempt(cfg, p, core)
         bufs = write(cfg, p, bufs, core, new_core, rec)
-        return new_core, bufs, ckpts
+        # No select needed: an inner loop that stops because t passed a save time ends
+        # on an accepted step (a rejection leaves t unchanged); for any other stop
+        # (failure, max_steps) the save slot is not filled anyway.
+        last = (rec.t_prev, rec.t_next, rec.dense_info)
+        return new_core, last, bufs, ckpts
 
-    core, bufs, ckpts = jax.lax.while_loop(cond, body, (core0, bufs0, ckpts0))
+    def steps_until(carry, s_stop):
+        def cond(carry):
+            core = carry[0]
+            go = ~core.done & (core.n_iter < cfg.max_steps)
+            return go if s_stop is None else go & (core.t < s_stop)
+
+        return jax.lax.while_loop(cond, body, carry)
+
+    carry = (core0, last0, bufs0, ckpts0)
+    ys = None
+    if cfg.n_save:
+        solver = solver_of(cfg, p)
+
+        def save(carry, s_i):
+            carry = steps_until(carry, s_i)
+            core, last = carry[0], carry[1]
+            val = solver.interpolate(*last, s_i)
+            at_start = s_i <= p.s0
+            filled = core.t >= s_i
+            val = jax.tree_util.tree_map(
+                lambda v, y: jnp.where(
+                    filled, jnp.where(at_start, y, v.astype(y.dtype)), jnp.inf
+                ).astype(y.dtype),
+                val,
+                y0,
+            )
+            return carry, val
+
+        carry, ys = jax.lax.scan(save, carry, p.s_eval)
+    core, _, bufs, ckpts = steps_until(carry, None)
+    bufs = bufs._replace(ys=ys)
     core, bufs = finalize(cfg, core, bufs)
     return core, bufs, ckpts

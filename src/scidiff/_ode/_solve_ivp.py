@@ -371,7 +371,7 @@ def _solve(
 
     inf = jnp.asarray(jnp.inf, time_dtype)
     if n_save:
-        filled = jnp.arange(n_save) < core.save_idx
+        filled = p.s_eval <= core.t
         ts = jnp.where(filled, t_eval, inf)
         ys = bufs.ys
     else:

@@ -25,6 +25,7 @@ __all__ = [
     "is_capsule",
     "DTYPE_NAMES",
     "import_dlpack",
+    "export_dlpack",
 ]
 
 _LEGACY = b"dltensor"
@@ -211,3 +212,41 @@ def import_dlpack(obj: Any, copy: bool | None = None) -> Any:
         if _FAST_CPU_IMPORT is not None:
             return _FAST_CPU_IMPORT(obj.__dlpack__(stream=None))
     return jax.dlpack.from_dlpack(obj, copy=copy)
+
+
+def _probe_fast_export():
+    try:
+        import numpy as np
+        from jax._src.lib import _jax  # private: guarded by the probe below
+
+        to_capsule = _jax.buffer_to_dlpack_managed_tensor
+        x = jax.device_put(np.arange(16, dtype=np.float32), jax.local_devices(backend="cpu")[0])
+        capsule = to_capsule(x, stream=None)
+        info = describe_capsule(capsule)
+        back = np.from_dlpack(CapsuleArray(capsule, info))
+        if not (
+            info.data_ptr == x.unsafe_buffer_pointer()
+            and info.dtype == "float32"
+            and back.ctypes.data == x.unsafe_buffer_pointer()
+            and np.array_equal(back, np.arange(16, dtype=np.float32))
+        ):
+            return None
+        return lambda arr: to_capsule(arr, stream=None)
+    except Exception:  # noqa: BLE001 -- any failure means: use the public path
+        return None
+
+
+_FAST_CPU_EXPORT = None
+_PROBED_EXPORT = False
+
+
+def export_dlpack(x: Any) -> Any:
+    """A DLPack capsule of the single-device JAX array ``x`` if it lives on the CPU and the
+    fast export is available, else ``None`` (callers then use ``x.__dlpack__`` through the
+    consumer's ``from_dlpack``, which passes the consumer's stream on GPUs)."""
+    global _FAST_CPU_EXPORT, _PROBED_EXPORT
+    if not _PROBED_EXPORT:
+        _FAST_CPU_EXPORT, _PROBED_EXPORT = _probe_fast_export(), True
+    if _FAST_CPU_EXPORT is None or x.device.platform != "cpu":
+        return None
+    return _FAST_CPU_EXPORT(x)

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from ._common import check_x64, leaf_name
-from ._dlpack import CapsuleArray, describe_capsule, import_dlpack, is_capsule
+from ._dlpack import CapsuleArray, describe_capsule, export_dlpack, import_dlpack, is_capsule
 
 __all__ = ["from_tf", "to_tf", "tensor_to_jax", "array_to_tf", "TF_DTYPES"]
 
@@ -125,7 +125,8 @@ def array_to_tf(x: Any, name: str, copy: bool | None) -> tf.Tensor:
         x = x.addressable_data(0)
     if copy:
         x = x.copy()
-    return tf.experimental.dlpack.from_dlpack(x.__dlpack__())
+    capsule = export_dlpack(x)
+    return tf.experimental.dlpack.from_dlpack(x.__dlpack__() if capsule is None else capsule)
 
 
 def from_tf(tree: Any, *, copy: bool | None = None) -> Any:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ._common import check_x64, leaf_name
-from ._dlpack import import_dlpack
+from ._dlpack import export_dlpack, import_dlpack
 
 __all__ = ["from_torch", "to_torch", "tensor_to_jax", "array_to_torch", "TORCH_DTYPES"]
 
@@ -137,7 +137,8 @@ def array_to_torch(x: Any, name: str, copy: bool | None) -> torch.Tensor:
                 "`jax.device_put(x, jax.devices()[0])`)."
             )
         x = x.addressable_data(0)
-    t = torch.from_dlpack(x)
+    capsule = export_dlpack(x)  # CPU fast path, else the protocol (streams on GPU)
+    t = torch.from_dlpack(x if capsule is None else capsule)
     return t.clone() if copy else t
 
 

@@ -126,7 +126,14 @@ class _Wrapped:
         grad_on = torch.is_grad_enabled()
         diff_mask = tuple(grad_on and isinstance(x, torch.Tensor) and x.requires_grad for x in dyn)
         compiled = self._compiled(treedef, dyn_idx, static, diff_mask)
-        outs = _JaxFunction.apply(compiled, *dyn)
+        if any(diff_mask):
+            outs = _JaxFunction.apply(compiled, *dyn)
+        else:  # nothing to differentiate: skip the autograd node altogether
+            jax_in = [_to_jax(x, f"input leaf #{i}") for i, x in enumerate(dyn)]
+            outs = [
+                array_to_torch(o, f"output leaf #{i}", None)
+                for i, o in enumerate(compiled.forward(jax_in))
+            ]
         return jax.tree_util.tree_unflatten(compiled.out_tree, list(outs))
 
 

@@ -154,7 +154,8 @@ def _face_value(value, u, axis: int, name: str, corner):
     """Cast a BC value to ``u``'s dtype and shape it to broadcast against a ghost slab.
 
     ``corner`` is ``(width, periodic flags)`` of the axes already padded (by :func:`pad`, which
-    pads axes in turn); a face-shaped array is extended there by repeating its edge.
+    pads axes in turn); a face-shaped array is extended there as the field was (wrapped or
+    edge-repeated).
     """
     g = lax.convert_element_type(jnp.asarray(value), u.dtype)
     if g.ndim == 0:

@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
+CONSTRAINTS := -c constraints.txt
 # The CPU build of torch (a plain `torch` can pull a multi-GB CUDA build).
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_WORKERS ?= 2
@@ -14,17 +15,17 @@ $(PY):
 	$(PIP) install --upgrade pip setuptools wheel
 
 # Stamps record what is installed; they are rebuilt when pyproject.toml/setup.py change.
-$(VENV)/.core: $(PY) pyproject.toml setup.py
-	$(PIP) install -e ".[examples,cli]"
+$(VENV)/.core: $(PY) pyproject.toml setup.py constraints.txt
+	$(PIP) install $(CONSTRAINTS) -e ".[examples,cli]"
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(PIP) install "$(TORCH_SPEC)"
-	$(PIP) install -e ".[examples,cli,test,torch,tf]"
+	$(PIP) install $(CONSTRAINTS) "$(TORCH_SPEC)"
+	$(PIP) install $(CONSTRAINTS) -e ".[examples,cli,test,torch,tf]"
 	touch $@
 
 $(VENV)/.bench: $(VENV)/.test
-	$(PIP) install -e ".[examples,cli,test,torch,tf,bench]"
+	$(PIP) install $(CONSTRAINTS) -e ".[examples,cli,test,torch,tf,bench]"
 	touch $@
 
 demo: $(VENV)/.core

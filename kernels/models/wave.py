@@ -69,9 +69,10 @@ class Wave(AbstractPDEModel):
     def energy(self, state: Any) -> Any:
         r"""Discrete energy :math:`E = \tfrac12 h^d \big(\sum v^2 - c^2 \sum u\,L u\big)`.
 
-        :math:`L` is the discrete Laplacian; with periodic or homogeneous Dirichlet/Neumann
-        boundaries it is symmetric, so :math:`dE/dt = h^d c^2 (\sum v L u - \sum u L v) = 0`
-        exactly for the semi-discrete system (the approximation of
+        :math:`L` is the discrete Laplacian; with periodic boundaries, or homogeneous
+        Dirichlet/Neumann ones at order 2, it is symmetric, so
+        :math:`dE/dt = h^d c^2 (\sum v L u - \sum u L v) = 0` exactly for the
+        semi-discrete system (the approximation of
         :math:`\tfrac12\int v^2 + c^2|\nabla u|^2`).
         """
         u, v = self._split(state)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Int, PyTree
 
@@ -56,7 +57,7 @@ def _transposed_precond(prob: FlatProblem) -> Callable[[Array], Array] | None:
         return None
     if prob.M_matrix is not None:
         Mt = prob.M_matrix.T
-        return lambda v: Mt @ v
+        return lambda v: jnp.reshape(Mt @ jnp.reshape(v, (-1,)), v.shape)
     example = jax.ShapeDtypeStruct(prob.b.shape, prob.b.dtype)
     try:
         transposed = jax.linear_transpose(prob.precond, example)
@@ -148,8 +149,9 @@ def linear_solve(
             )
     check_tolerances(rtol, atol)
 
-    prob = flatten_problem(A, b, M, x0)
-    method = _pick_method(method, prob.matrix is not None, assume)
+    dense = not (callable(A) and not hasattr(A, "shape"))
+    method = _pick_method(method, dense, assume)
+    prob = flatten_problem(A, b, M, x0, flatten=method not in ("cg", "bicgstab"))
     symmetric = method in ("cg", "cholesky") or assume in ("symmetric", "spd")
     maxiter = 10 * prob.n if maxiter is None else maxiter
 

@@ -56,12 +56,24 @@ def norm(a: Array) -> Array:
     return jnp.sqrt(vdot_real(a, a))
 
 
-def ravel_fns(tree: PyTree, dtype) -> tuple[Callable, Callable]:
-    """``ravel(tree) -> (n,)`` and its inverse, for trees shaped like ``tree``."""
+def ravel_fns(tree: PyTree, dtype, flatten: bool = True) -> tuple[Callable, Callable]:
+    """``ravel(tree) -> (n,)`` and its inverse, for trees shaped like ``tree``.
+
+    With ``flatten=False`` a single-leaf tree keeps its leaf's shape (``ravel`` only
+    casts): shape-agnostic methods (CG, BiCGSTAB) then run on the user's array as is,
+    which lets XLA fuse the operator into the vector updates exactly as it would
+    without scidiff in between.
+    """
     leaves, treedef = jax.tree_util.tree_flatten(tree)
     shapes = [jnp.shape(leaf) for leaf in leaves]
     sizes = [int(np.prod(s)) for s in shapes]
     splits = np.cumsum(sizes)[:-1].tolist()
+    if not flatten and len(leaves) == 1:
+
+        def keep(t):
+            return jnp.asarray(jax.tree_util.tree_leaves(t)[0]).astype(dtype)
+
+        return keep, lambda v: jax.tree_util.tree_unflatten(treedef, [v])
 
     def ravel(t):
         ls = jax.tree_util.tree_leaves(t)
@@ -106,8 +118,11 @@ def _check_same_structure(name: str, tree: PyTree, b: PyTree, what: str) -> None
         )
 
 
-def flatten_problem(A: Any, b: PyTree, M: Any = None, x0: PyTree = None) -> FlatProblem:
-    """Check ``A``, ``b``, ``M``, ``x0`` statically and return the flat problem.
+def flatten_problem(
+    A: Any, b: PyTree, M: Any = None, x0: PyTree = None, flatten: bool = True
+) -> FlatProblem:
+    """Check ``A``, ``b``, ``M``, ``x0`` statically and return the flat problem
+    (``flatten=False``: a single-leaf ``b`` keeps its shape, see :func:`ravel_fns`).
 
     Raises:
         ValueError: non-square or mis-sized dense ``A``/``M``; a callable ``A``/``M``
@@ -132,7 +147,7 @@ def flatten_problem(A: Any, b: PyTree, M: Any = None, x0: PyTree = None) -> Flat
             ) from err
         _check_same_structure("the output of `A(b)`", out, b, " (A must be square)")
         dtype = solve_dtype(*b_dtypes, *[o.dtype for o in jax.tree_util.tree_leaves(out)])
-        ravel, unravel = ravel_fns(b, dtype)
+        ravel, unravel = ravel_fns(b, dtype, flatten)
         matrix = None
 
         def matvec(v):
@@ -164,7 +179,7 @@ def flatten_problem(A: Any, b: PyTree, M: Any = None, x0: PyTree = None) -> Flat
             return matrix @ v
 
     b_flat = ravel(b)
-    n = int(b_flat.shape[0])
+    n = int(b_flat.size)
 
     x0_flat = None
     if x0 is not None:
@@ -196,6 +211,6 @@ def flatten_problem(A: Any, b: PyTree, M: Any = None, x0: PyTree = None) -> Flat
             M_matrix = M_matrix.astype(dtype)
 
             def precond(v):
-                return M_matrix @ v
+                return jnp.reshape(M_matrix @ jnp.reshape(v, (-1,)), v.shape)
 
     return FlatProblem(matvec, b_flat, x0_flat, precond, matrix, M_matrix, unravel, n)

@@ -31,8 +31,11 @@ def reference(A, b):
     return W @ x + 0.5 * x @ x
 
 
-@pytest.mark.parametrize("method", ["lu", "cholesky", "cg", "gmres", "bicgstab"])
-@pytest.mark.parametrize("matrix_free", [False, True])
+@pytest.mark.parametrize(
+    "method,matrix_free",
+    [("lu", False), ("lu", True), ("cholesky", False), ("cg", True), ("gmres", True)]
+    + [("gmres", False), ("bicgstab", True)],
+)
 def test_grad_matches_dense_solve(method, matrix_free):
     A = A_SPD if method in ("cg", "cholesky") else A_GEN
     grad = jax.grad(loss, argnums=(0, 1))(A, B, method=method, matrix_free=matrix_free)

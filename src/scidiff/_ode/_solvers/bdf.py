@@ -175,28 +175,50 @@ class BDF(AbstractImplicitSolver):
         def new_jac():
             return lax.stop_gradient(self.linear_solver.linearise(fn, t1, y_predict, args))
 
+        # At most two Newton attempts: with the carried Jacobian, then (if that failed and
+        # the Jacobian was not fresh) with a new one at the predictor -- scipy's retry at
+        # the same step. One scan of length 2, so the Newton solve is traced once.
         first_new = jnp.logical_not(state.jac_valid)
-        jac = lax.cond(first_new, new_jac, lambda: lax.stop_gradient(state.jac))
-        current = state.jac_current | first_new
-        d, info = attempt(jac)
-        retry = jnp.logical_not(info.converged) & jnp.logical_not(current)
 
-        def do_retry():
-            j = new_jac()
-            d2, info2 = attempt(j)
-            return d2, info2, j
+        def try_once(carry, k):
+            _, conv, _, _, jac, current, n_jac = carry
+            run = (k == 0) | (jnp.logical_not(conv) & jnp.logical_not(current))
+            need_new = jnp.where(k == 0, first_new, True)
 
-        d, info2, jac = lax.cond(retry, do_retry, lambda: (d, info, jac))
-        num_iters = info.num_iters + jnp.where(retry, info2.num_iters, 0)
-        info = info2
-        current = current | retry
+            def go():
+                j = lax.cond(need_new, new_jac, lambda: jac)
+                d, info = attempt(j)
+                return (
+                    d,
+                    info.converged,
+                    carry[2] + info.num_iters,
+                    info.num_iters,
+                    j,
+                    current | need_new,
+                    n_jac + need_new.astype(jnp.int32),
+                )
+
+            return lax.cond(run, go, lambda: carry), None
+
+        zero = jnp.array(0, jnp.int32)
+        init = (
+            jnp.zeros_like(y0f),
+            jnp.array(False),
+            zero,
+            zero,
+            lax.stop_gradient(state.jac),
+            state.jac_current,
+            zero,
+        )
+        (d, converged, num_iters, last_iters, jac, current, n_jac), _ = lax.scan(
+            try_once, init, jnp.arange(2)
+        )
         n = y0f.shape[0]
         jac_cost = n if type(self.linear_solver).__name__ == "DenseLU" else 1
-        jac_evals = (first_new.astype(jnp.int32) + retry.astype(jnp.int32)) * jac_cost
+        jac_evals = n_jac * jac_cost
 
-        converged = info.converged
         y_new = y_predict + d
-        safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + info.num_iters)
+        safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + last_iters)
         scale_new = atol + rtol * jnp.abs(y_new)
         error_const = jnp.asarray(_ERROR_CONST, dtype)
         error = error_const[order] * d

@@ -29,6 +29,7 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from ..._results import RESULTS
 from .._base import AbstractODESolver, StepOutput
@@ -126,15 +127,25 @@ class Rodas5(AbstractODESolver):
         # df/dt at (t0, y0) for non-autonomous problems.
         f0, dfdt = jax.jvp(lambda t: fn(t, y0f, args), (t0,), (jnp.ones_like(t0),))
         dfdt = dfdt.astype(dtype)
-        ks = []
-        for i in range(8):
-            u = y0f + _weighted(_A[i, :i], ks, y0f)
-            fu = f0 if i == 0 else fn(t0 + _c[i] * (t1 - t0), u, args)
-            rhs = fu + _weighted(_C[i, :i], ks, y0f) / h
-            if _d[i] != 0.0:
-                rhs = rhs + (h * jnp.asarray(_d[i], dtype)) * dfdt
+        # The 8 stages in one lax.scan: one traced linear solve (compile time).
+        a_mat = jnp.asarray(_A, dtype)
+        c_mat = jnp.asarray(_C, dtype)
+        nodes = jnp.asarray(_c, dtype)
+        d_vec = jnp.asarray(_d, dtype)
+        ks0 = jnp.zeros((8, y0f.shape[0]), dtype)
+
+        def stage(ks, xs):
+            i, a_row, c_row, c_i, d_i = xs
+            u = y0f + a_row @ ks
+            fu = lax.cond(
+                i == 0, lambda: f0, lambda: fn(t0 + c_i * (t1 - t0), u, args).astype(dtype)
+            )
+            rhs = fu + (c_row @ ks) / h + (h * d_i) * dfdt
             # (I/(h gamma) - J) k = rhs  <=>  (I - h gamma J) k = h gamma rhs
-            ks.append(factor.solve(c * rhs))
+            return ks.at[i].set(factor.solve(c * rhs)), None
+
+        ks, _ = lax.scan(stage, ks0, (jnp.arange(8), a_mat, c_mat, nodes, d_vec))
+        ks = list(ks)
         y1 = y0f + _weighted(_B, ks, y0f)
         y_error = ks[-1]
         dense = tuple(_weighted(_H[r], ks, y0f) for r in range(3))

@@ -18,7 +18,9 @@ Cases: one step (``step``: physical state in and out, coefficients precomputed, 
 exponax's ``stepper(u)``) and a 100-step trajectory (``rollout100``: every state kept;
 scidiff's ``ETDRKStepper.rollout`` stays in Fourier space between steps, exponax's
 ``exponax.rollout`` transforms every step). ``extra.max_rel_diff`` is the largest
-difference between the two states after 10 steps over the largest value.
+difference between the two states after 10 steps (after the 100 steps for the rollout)
+over the largest value; ``extra.paired_ratio`` is the median over rounds of the ratio of
+the two back-to-back timings (robust on a shared host).
 
     python benchmarks/spectral.py [--quick] [--json PATH]
 """
@@ -144,13 +146,16 @@ def run_case(pde: str, n: int, rounds: int, records: list, steps: int = 100):
         kind = "rollout" if "rollout" in case else "step"
         samples = {k: [] for k in fns}
         order = list(fns)
-        heavy = "rollout" in case and n >= 256
+        heavy = kind == "rollout" and n >= 256
         for r in range(rounds):
             for name in order if r % 2 == 0 else order[::-1]:
                 t, _ = time_call(
                     fns[name], repeats=1 if heavy else 3, min_time=0.0 if heavy else 0.1
                 )
                 samples[name].append(t)
+        # The host is shared: besides the ratio of medians, the median of the per-round
+        # ratios (both impls timed back to back) is robust to slow drifts in load.
+        paired = statistics.median(a / b for a, b in zip(samples["scidiff"], samples["exponax"]))
         for name in fns:
             seconds = statistics.median(samples[name])
             records.append(
@@ -162,6 +167,8 @@ def run_case(pde: str, n: int, rounds: int, records: list, steps: int = 100):
                     compile_s[(kind, name)],
                     ms_per_step=1e3 * seconds / (steps if kind == "rollout" else 1),
                     max_rel_diff=d,
+                    paired_ratio=paired,
+                    rounds=rounds,
                     dtype="float32",
                 )
             )
@@ -172,7 +179,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=None, help="timing rounds per case")
     args = parser.parse_args(argv)
     sizes = [128] if args.quick else [256, 512]
-    rounds = args.rounds or (3 if args.quick else 5)
+    rounds = args.rounds or (5 if args.quick else 7)
     records: list[Record] = []
     for n in sizes:
         for pde in ("ks2d", "ns2d"):

@@ -180,3 +180,19 @@ def test_operator_errors(call, match):
 def test_grid_type_error():
     with pytest.raises(TypeError, match="must be a scidiff.kernels.Grid"):
         laplacian(jnp.zeros(8), (8,), K.Periodic())
+
+
+def test_vmap_and_grad_over_face_shaped_boundary_values():
+    g = K.Grid((6, 5))
+    u = jnp.zeros(g.shape)
+
+    @jax.jit
+    def wall_sum(values):  # values: (6,) along the lower y-wall
+        lap = K.laplacian(u, g, (K.Periodic(), (K.Dirichlet(values), K.Neumann())))
+        return jnp.sum(lap[:, 0])
+
+    vals = jnp.stack([jnp.arange(6.0), jnp.ones(6)])
+    batched = jax.vmap(wall_sum)(vals)
+    np.testing.assert_allclose(batched, [wall_sum(vals[0]), wall_sum(vals[1])])
+    # only the first column sees the wall: d/dg_i = 2 / h_y^2 for each i
+    np.testing.assert_allclose(jax.grad(wall_sum)(vals[0]), 2 / g.spacing[1] ** 2)

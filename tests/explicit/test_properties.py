@@ -195,12 +195,27 @@ def test_symplectic_through_solve_ivp_rejects_non_pair():
         )
 
 
-def test_list_state_keeps_list():
-    s = scidiff.Leapfrog()
+@pytest.mark.parametrize("solver", SYMPLECTIC, ids=lambda s: s.__name__)
+def test_list_state_keeps_list(solver):
+    """A state given as a list [q, p] comes back as a list: from the step, from the
+    interpolant, and from solve_ivp's saved values and dense output."""
+    s = solver()
     f = lambda t, y, a: [y[1], -y[0]]
     y0 = [jnp.ones(()), jnp.zeros(())]
     out = s.step(f, 0.0, 0.1, y0, None, s.init(f, 0.0, 0.1, y0, None))
     assert isinstance(out.y1, list)
+    assert isinstance(s.interpolate(0.0, 0.1, out.dense_info, 0.05), list)
+    sol = scidiff.solve_ivp(
+        f,
+        (0.0, 1.0),
+        y0,
+        solver=s,
+        dt0=0.05,
+        controller=scidiff.ConstantStepSize(),
+        t_eval=jnp.linspace(0.0, 1.0, 3),
+    )
+    assert isinstance(sol.ys, list)
+    np.testing.assert_allclose(sol.ys[0], np.cos([0.0, 0.5, 1.0]), atol=2e-3)
 
 
 def test_no_recompile_when_times_change(problems):

@@ -68,15 +68,16 @@ class Leapfrog(AbstractSymplectic):
         return StepOutput(
             y1=join_state(y0, q1, p1),
             y_error=None,
-            dense_info=(q0, q1, p0, p1, force0, force1),
+            dense_info=(y0, q1, p1, force0, force1),  # y0 keeps the container (tuple/list)
             state=force1,
             result=RESULTS.successful,
             num_fevals=jnp.asarray(2, dtype=jnp.int32),
         )
 
     def interpolate(self, t0: Scalar, t1: Scalar, dense_info: PyTree, t: Scalar) -> PyTree:
-        q0, q1, p0, p1, force0, force1 = dense_info
+        y0, q1, p1, force0, force1 = dense_info
+        q0, p0 = y0
         s = (t - t0) / (t1 - t0)
         q = jax.tree_util.tree_map(lambda a, b: a + jnp.asarray(s, dtype=a.dtype) * (b - a), q0, q1)
         p = hermite_interpolate(t0, t1, p0, p1, force0, force1, t)
-        return (q, p)
+        return join_state(y0, q, p)

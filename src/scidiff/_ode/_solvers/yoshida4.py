@@ -83,7 +83,7 @@ class Yoshida4(AbstractSymplectic):
         return StepOutput(
             y1=y1,
             y_error=None,
-            dense_info=(tuple(split_state("Yoshida4", y0)), (q, p), (vel0, force0), f1),
+            dense_info=(y0, y1, join_state(y0, vel0, force0), join_state(y0, *f1)),
             state=f1,
             result=RESULTS.successful,
             num_fevals=jnp.asarray(7, dtype=jnp.int32),

@@ -83,3 +83,30 @@ def test_tighter_tolerance_smaller_error():
         sol = scidiff.solve_ivp(lotka_volterra, (0.0, T), jnp.array([1.0, 1.0]), rtol=tol, atol=tol)
         errs.append(float(jnp.max(jnp.abs(sol.ys[-1] - ref))))
     assert errs[1] < errs[0] / 20, errs
+
+
+@pytest.mark.parametrize("name", ["Tsit5", "Yoshida4"])
+def test_float32_solve(name, problems):
+    """float32 end to end through solve_ivp: float32 out, accurate to float32 level."""
+    solver = getattr(scidiff, name)()
+    if name == "Yoshida4":
+        y0 = problems.kepler_circular_y0(jnp.float32)
+        sol = scidiff.solve_ivp(
+            problems.kepler,
+            (0.0, 3.0),
+            y0,
+            solver=solver,
+            dt0=0.05,
+            controller=scidiff.ConstantStepSize(),
+            t_eval=jnp.linspace(0.0, 3.0, 4),
+        )
+        exact = problems.kepler_circular_exact(3.0)
+        got = [x[-1] for x in sol.ys]
+    else:
+        y0 = jnp.array([1.0, 1.0], jnp.float32)
+        sol = scidiff.solve_ivp(lotka_volterra, (0.0, T), y0, solver=solver, rtol=1e-5, atol=1e-5)
+        exact = [_scipy("DOP853", 1e-13)[-1]]
+        got = [sol.ys[-1]]
+    for a, b in zip(got, exact):
+        assert a.dtype == jnp.float32
+        np.testing.assert_allclose(a, b, atol=5e-4)

@@ -1,7 +1,11 @@
 """Butcher tableau validation, and the order conditions of every shipped tableau."""
 
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import scidiff
 from scidiff._ode._solvers._runge_kutta import ButcherTableau
@@ -117,3 +121,33 @@ def test_fixed_methods_have_no_error_order():
         assert solver.error_order is None and not solver().adaptive
     for solver in [scidiff.Heun, scidiff.Bosh3, scidiff.Dopri5, scidiff.Tsit5, scidiff.Dopri8]:
         assert solver.error_order is not None and solver().adaptive
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=6).flatmap(
+        lambda s: st.tuples(
+            st.just(s),
+            st.lists(st.floats(-2, 2), min_size=s * (s - 1) // 2, max_size=s * (s - 1) // 2),
+            st.lists(st.floats(0.1, 2), min_size=s, max_size=s),
+        )
+    ),
+    st.floats(1e-6, 1.0),
+)
+def test_tableau_accepts_consistent_and_rejects_perturbed(data, eps):
+    """Any strictly lower ``a`` with ``c`` = row sums and ``b`` normalised to sum 1 is
+    accepted; moving one node or the weights off consistency by ``eps`` is rejected."""
+    s, flat, w = data
+    rows, k = [], 0
+    for i in range(1, s):
+        rows.append(tuple(flat[k : k + i]))
+        k += i
+    c = tuple(math.fsum(r) for r in rows)
+    b = tuple(x / math.fsum(w) for x in w)
+    tab = ButcherTableau(a=tuple(rows), b=b, c=c)
+    assert tab.num_stages == s
+    with pytest.raises(ValueError, match="must sum to 1"):
+        ButcherTableau(a=tuple(rows), b=(b[0] + eps,) + b[1:], c=c)
+    if s > 1:
+        with pytest.raises(ValueError, match="must equal the sum of row"):
+            ButcherTableau(a=tuple(rows), b=b, c=(c[0] + eps,) + c[1:])

@@ -29,7 +29,10 @@ def split_state(solver: str, y: PyTree) -> tuple[PyTree, PyTree]:
             f"{solver} integrates separable Hamiltonian systems: `y0` must be a pair "
             f"`(q, p)` (a tuple or list of two pytrees), got {type(y).__name__}"
             + (f" of length {len(y)}" if isinstance(y, (tuple, list)) else "")
-            + ". For a general ODE use an explicit Runge--Kutta solver such as Tsit5."
+            + ". For a general ODE use an explicit Runge--Kutta solver such as Tsit5. (If "
+            "`y0` is a pair and this comes from a gradient: `adjoint=Backsolve()` integrates "
+            "an augmented state that is not a (q, p) pair; use RecursiveCheckpoint() or "
+            "ForwardMode() with symplectic solvers.)"
         )
     return y[0], y[1]
 

@@ -129,11 +129,13 @@ def test_integer_static_and_numpy_inputs():
     x = _rand(6)
     idx = torch.tensor([0, 2, 2], dtype=torch.int32)
     w = np.array([1.0, 2.0, 3.0])
+    out_jax_w = g(x, idx, jnp.asarray(w), power=3, name="demo")  # JAX arrays are inputs too
     out = g(x, idx, w, power=3, name="demo")
     out.backward()
     expected = np.zeros(6)
     np.add.at(expected, [0, 2, 2], 3 * x.detach().numpy()[[0, 2, 2]] ** 2 * w)
     np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+    assert out_jax_w.item() == out.item()
     with pytest.raises(
         TypeError,
         match=r"wrap\(fn\): \(args, kwargs\)\[1\]\['power'\] of type set is neither a tensor nor hashable",

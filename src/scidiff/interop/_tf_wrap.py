@@ -47,7 +47,7 @@ def _is_tf(x: Any) -> bool:
 
 
 def _is_dynamic(x: Any) -> bool:
-    return _is_tf(x) or isinstance(x, np.ndarray)
+    return _is_tf(x) or isinstance(x, (np.ndarray, jax.Array))
 
 
 def _polymorphic_spec(tensors) -> list[str] | None:
@@ -90,7 +90,9 @@ class _Wrapped:
         dyn = []
         for i in dyn_idx:
             x = leaves[i]
-            dyn.append(read_tensor(x, f"input leaf #{i}") if _is_tf(x) else tf.constant(x))
+            dyn.append(
+                read_tensor(x, f"input leaf #{i}") if _is_tf(x) else tf.constant(np.asarray(x))
+            )
         diff_mask = tuple(x.dtype.is_floating or x.dtype.is_complex for x in dyn)
         compiled = self._compiled(treedef, dyn_idx, static, diff_mask)
         if tf.executing_eagerly():
@@ -168,8 +170,8 @@ def wrap(fn: Callable) -> Callable:
     * Floating and complex inputs are differentiable (their gradients are computed when a
       tape records); integer/bool inputs and outputs are not. Complex gradients follow
       TF's convention (the conjugate of JAX's) in eager mode.
-    * Non-tensor leaves are compile-time constants (must be hashable); numpy arrays are
-      non-differentiable inputs. ``tf.Variable`` inputs are read (the tape sees the read).
+    * Non-tensor leaves are compile-time constants (must be hashable); numpy and JAX
+      arrays become constant tensors. ``tf.Variable`` inputs are read (the tape sees it).
 
     Args:
         fn: a function of JAX arrays (pytrees in, pytree out), traceable by ``jax.jit``.

@@ -25,19 +25,20 @@ import jax
 import numpy as np
 import torch
 
-from ._common import CompiledFunction, split_static
+from ._common import CompiledFunction, check_x64, split_static
 from ._torch_bridge import array_to_torch, tensor_to_jax
 
 __all__ = ["wrap", "TorchModule"]
 
 
 def _is_dynamic(x: Any) -> bool:
-    return isinstance(x, (torch.Tensor, np.ndarray))
+    return isinstance(x, (torch.Tensor, np.ndarray, jax.Array))
 
 
 def _to_jax(x: Any, name: str) -> Any:
     if isinstance(x, torch.Tensor):
         return tensor_to_jax(x, name, None)
+    check_x64(str(x.dtype), name, "e.g. `x.astype(np.")  # numpy would be narrowed too
     return jax.numpy.asarray(x)
 
 
@@ -153,7 +154,7 @@ def wrap(fn: Callable) -> Callable:
       Integer and boolean tensors are passed through as non-differentiable inputs;
       integer outputs are returned as non-differentiable tensors.
     * Non-tensor leaves (Python numbers, strings, ...) are compile-time constants: a new
-      value recompiles. numpy arrays are non-differentiable inputs.
+      value recompiles. numpy and JAX arrays are non-differentiable inputs.
     * Double backward (``create_graph=True``, ``gradgradcheck``) is supported: the
       backward is itself a wrapped JAX VJP.
     * Complex tensors follow torch's gradient convention (the conjugate of JAX's).

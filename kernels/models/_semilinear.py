@@ -83,7 +83,9 @@ class AbstractSemilinearModel(AbstractPDEModel):
     box sides, differentiable leaves), ``order`` (static ETDRK order 1--4) and ``dealias``
     (static fraction for Orszag's rule), and implement :meth:`linear_symbol` and
     :meth:`nonlinear_term`. The state is a real array of shape ``shape`` (use ``jax.vmap``
-    for batches); its dtype sets the precision of everything.
+    for batches); its dtype sets the precision of everything. ``args`` is handed to
+    :meth:`nonlinear_term` untouched (the built-in models ignore it: their parameters are
+    fields, so sweep them by building models inside ``jit``/``vmap``).
     """
 
     shape: eqx.AbstractVar[tuple[int, ...]]
@@ -280,7 +282,8 @@ class ETDRKStepper(eqx.Module):
         The state stays in Fourier space between steps (one forward FFT at the start, one
         batched inverse FFT of the saved states at the end). With ``checkpoint=True`` each
         block of ``save_every`` steps is rematerialised in the backward pass, so
-        reverse-mode memory grows with the number of saved states only.
+        reverse-mode memory grows with the number of saved states only. No step-size
+        check here (``model.rollout(..., check_stability=True)`` does one).
 
         Raises:
             ValueError: if ``num_steps`` is not a positive multiple of ``save_every``.

@@ -227,12 +227,14 @@ class AbstractExplicitRK(AbstractODESolver):
     :meth:`dense_info` and :meth:`interpolate`.
 
     Class variables: ``tableau`` (:class:`ButcherTableau`), ``order``, ``error_order``
-    (``None`` for fixed-step methods, whose tableau has no ``b_error``), and
-    ``init_fevals`` (evaluations of ``f`` made by :meth:`init`: 1).
+    (``None`` for fixed-step methods, whose tableau has no ``b_error``), ``init_fevals``
+    (evaluations of ``f`` made by :meth:`init`: 1; the loop adds it to ``num_fevals``)
+    and ``extra_fevals`` (evaluations made by :meth:`dense_info`: 3 for Dopri8).
     """
 
     tableau: ClassVar[ButcherTableau]
     init_fevals: ClassVar[int] = 1
+    extra_fevals: ClassVar[int] = 0
 
     def init(self, f: VectorField, t0: Scalar, t1: Scalar, y0: PyTree, args: Any) -> PyTree:
         del t1
@@ -254,8 +256,6 @@ class AbstractExplicitRK(AbstractODESolver):
         )
 
     # hooks for subclasses ------------------------------------------------------------
-    extra_fevals: ClassVar[int] = 0  # evaluations made by `dense_info` (Dopri8)
-
     def error_estimate(self, h: Scalar, ks: list[PyTree]) -> PyTree | None:
         """``h * sum_i b_error_i k_i``, or ``None`` for a fixed-step tableau."""
         if self.tableau.b_error is None:

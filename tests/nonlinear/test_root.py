@@ -89,6 +89,8 @@ def test_implicit_gradient(method):
     np.testing.assert_allclose(jnp.diag(jac), 1 / (3 * a ** (2 / 3)), rtol=1e-9)
     np.testing.assert_allclose(jac - jnp.diag(jnp.diag(jac)), 0, atol=1e-12)
     check_grads(f, (a,), order=1, modes=("fwd", "rev"), atol=1e-6, rtol=1e-6)
+    # jacfwd (vmap of JVPs) too: the primal solve must stay unbatched.
+    np.testing.assert_allclose(jax.jacfwd(f)(a), jac, rtol=1e-9, atol=1e-12)
 
 
 def test_gradient_to_args_pytree_system():

@@ -24,7 +24,9 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array
 
-from .._linear._linear_solve import linear_solve
+from .._linear._bicgstab import bicgstab
+from .._linear._dense import lu_solvers
+from .._linear._gmres import gmres
 from .._results import RESULTS
 from ._common import backtrack, result_from, step_converged
 
@@ -95,15 +97,24 @@ def newton(
     ``jacfwd``, ``n`` JVPs per iteration) or ``"gmres"``/``"bicgstab"`` (matrix-free
     Newton--Krylov, forcing term ``1e-3``)."""
 
+    # The linear kernels are called directly (not through linear_solve): nothing here is
+    # differentiated (custom_root differentiates the solution), and a nested
+    # custom_linear_solve would batch its diagnostics under jacfwd's vmap.
+    n = x0.shape[0]
+
     def direction(f, x, fx, state):
         if linear_method == "lu":
             J = jax.jacfwd(f)(x)
-            sol = linear_solve(J, -fx, method="lu", throw=False)
+            d, (result, _) = lu_solvers(J)[0](None, -fx)
         else:
             jvp = lambda v: jax.jvp(f, (x,), (v,))[1]
-            sol = linear_solve(jvp, -fx, method=linear_method, rtol=1e-3, throw=False)
-        bad = (sol.result == RESULTS.singular) | (sol.result == RESULTS.breakdown)
-        return sol.x, bad | ~jnp.all(jnp.isfinite(sol.x))
+            rtol, atol = jnp.asarray(1e-3), jnp.asarray(0.0)
+            if linear_method == "gmres":
+                d, result, _ = gmres(jvp, -fx, None, None, rtol, atol, 10 * n, 20)
+            else:
+                d, result, _ = bicgstab(jvp, -fx, None, None, rtol, atol, 10 * n)
+        bad = (result == RESULTS.singular) | (result == RESULTS.breakdown)
+        return d, bad | ~jnp.all(jnp.isfinite(d))
 
     return quasi_newton_loop(
         f, x0, rtol, atol, maxiter, direction, lambda s, *_: s, None, fevals_per_direction=0

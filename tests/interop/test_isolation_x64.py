@@ -3,7 +3,9 @@
 * ``import scidiff`` / ``scidiff.interop`` import neither torch nor tensorflow, and the
   torch bridge does not import tensorflow;
 * with JAX's x64 off (the default), 64-bit tensors are refused with a clear error instead
-  of being narrowed silently (which ``jax.dlpack.from_dlpack`` itself would do).
+  of being narrowed silently (which ``jax.dlpack.from_dlpack`` itself would do);
+* arrays sharded over several (emulated) devices are refused by ``to_torch``/``to_tf``,
+  fully replicated ones are shared.
 """
 
 import os
@@ -49,6 +51,15 @@ refuses(lambda: sdtf.from_tf(tf.ones(2, tf.float64)), "tree has dtype float64")
 refuses(lambda: sdtf.from_tf(tf.experimental.dlpack.to_dlpack(tf.ones(2, tf.int64))),
         "dtype int64")
 assert sdtf.from_tf(tf.ones(2, tf.float32)).dtype == jnp.float32
+# two emulated CPU devices (XLA_FLAGS below): DLPack shares one buffer on one device
+from jax.sharding import NamedSharding, PartitionSpec as P
+mesh = jax.make_mesh((2,), ("d",))
+split = jax.device_put(jnp.arange(8.0), NamedSharding(mesh, P("d")))
+replicated = jax.device_put(jnp.arange(8.0), NamedSharding(mesh, P()))
+for to in (sdtorch.to_torch, sdtf.to_tf):
+    refuses(lambda: to({"x": split}), "tree['x'] is sharded over 2 devices")
+assert sdtorch.to_torch(replicated).tolist() == list(range(8))
+assert sdtf.to_tf(replicated).numpy().tolist() == list(range(8))
 print("ISOLATION-AND-X64-OK")
 """
 
@@ -56,6 +67,7 @@ print("ISOLATION-AND-X64-OK")
 def test_imports_are_lazy_and_x64_off_refuses_64_bit_tensors():
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
     env["JAX_ENABLE_X64"] = "0"
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300
     )

@@ -134,6 +134,11 @@ def test_errors_name_the_leaf_and_the_fix():
         sdtf.to_tf({"x": np.ones(2)})
     with pytest.raises(TypeError, match="traced JAX value"):
         jax.jit(sdtf.to_tf)(jnp.ones(2))
+    with pytest.raises(TypeError, match=r"tf.IndexedSlices.*tf.convert_to_tensor"):
+        sdtf.from_tf(tf.IndexedSlices(tf.ones((1, 2)), tf.constant([0])))
+    g = jax.grad(lambda x, n: x * n, argnums=1, allow_int=True)(1.0, 3)
+    with pytest.raises(TypeError, match="float0"):
+        sdtf.to_tf(g)
 
     @tf.function
     def graph(t):

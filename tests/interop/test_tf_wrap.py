@@ -170,3 +170,18 @@ def test_keras_fit_recovers_ode_parameter():
     model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse", jit_compile=True)
     model.fit(y0, y1, epochs=50, batch_size=16, verbose=0)
     assert float(layer.params["k"].numpy()) == pytest.approx(0.8, rel=5e-3)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from scidiff.interop import _tf_wrap
+    from scidiff.interop import tensorflow as public
+
+    for module in (public, _tf_wrap):
+        result = doctest.testmod(module, raise_on_error=False)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
+    runner = doctest.DocTestRunner()
+    for test in doctest.DocTestFinder().find(sdtf.KerasLayer, "KerasLayer", globs={}):
+        runner.run(test)
+    assert runner.failures == 0 and runner.tries > 0

@@ -243,3 +243,14 @@ def test_torch_training_loop_recovers_ode_parameter():
         opt.step()
     assert model.k.item() == pytest.approx(k_true, rel=2e-2)
     assert model.c.item() == pytest.approx(c_true, rel=5e-2)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from scidiff.interop import _torch_wrap
+    from scidiff.interop import torch as public
+
+    for module in (public, _torch_wrap):
+        result = doctest.testmod(module, raise_on_error=False)
+        assert result.failed == 0 and result.attempted > 0, module.__name__

@@ -17,7 +17,7 @@ from jaxtyping import Array, Int, PyTree
 
 from .._linear._linear_solve import linear_solve
 from .._linear._operator import ravel_fns, solve_dtype
-from .._results import RESULTS, AbstractSolution
+from .._results import RESULTS, AbstractSolution, check_tolerances, raise_if_failed
 
 __all__ = [
     "RootSolution",
@@ -27,6 +27,9 @@ __all__ = [
     "backtrack",
     "implicit_solve",
     "DENSE_MAX",
+    "finalize",
+    "result_from",
+    "as_real",
 ]
 
 # Tangent systems of the implicit function theorem are solved by a dense LU up to this
@@ -52,8 +55,6 @@ class RootSolution(AbstractSolution):
 
 def check_static(rtol: Any, atol: Any, maxiter: Any, method: str, methods: tuple) -> None:
     """Raise ``ValueError`` for an unknown method, a bad ``maxiter`` or negative tolerances."""
-    from .._results import check_tolerances
-
     if not isinstance(method, str) or method not in methods:
         raise ValueError(f"unknown method {method!r}: choose one of {', '.join(methods)}.")
     if isinstance(maxiter, bool) or not isinstance(maxiter, int) or maxiter < 1:
@@ -202,8 +203,7 @@ _CODES = (
 
 
 def finalize(x: Array, result: RESULTS, unravel: Callable, throw: bool, **stats) -> RootSolution:
-    from .._results import raise_if_failed
-
+    """Unravel ``x``, apply ``throw`` and build the :class:`RootSolution`."""
     xt = unravel(x)
     xt = raise_if_failed(xt, result, throw)
     stats = {k: jnp.asarray(v, jnp.int32) for k, v in stats.items()}
@@ -218,4 +218,5 @@ def result_from(converged: Array, failure: RESULTS, fx_finite: Array) -> RESULTS
 
 
 def as_real(x: Any, dtype) -> Array:
+    """A tolerance as an array of the real dtype matching ``dtype``."""
     return jnp.asarray(x, jnp.finfo(dtype).dtype)

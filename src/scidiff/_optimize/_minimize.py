@@ -12,7 +12,7 @@ from jax import lax
 from jaxtyping import Array, Int, PyTree, Scalar
 
 from .._nonlinear._common import as_real, flatten_function, implicit_solve, result_from
-from .._results import RESULTS, AbstractSolution, raise_if_failed
+from .._results import RESULTS, AbstractSolution, check_tolerances, raise_if_failed
 from ._bfgs import bfgs
 
 __all__ = ["minimize", "MinimizeSolution"]
@@ -153,8 +153,6 @@ def minimize(
         >>> bool(jnp.allclose(sol.x, jnp.array([1.0, 2.0, 3.0]), atol=1e-5))
         True
     """
-    from .._results import check_tolerances
-
     if isinstance(method, str):
         if method not in ("lbfgs", "bfgs"):
             raise ValueError(

@@ -31,8 +31,9 @@ class LinearSolution(AbstractSolution):
             that reached ``maxiter``), ``RESULTS.breakdown`` (a Krylov method broke
             down: singular or, for CG, indefinite operator), ``RESULTS.singular`` (LU)
             or ``RESULTS.not_positive_definite`` (Cholesky).
-        stats: ``{"num_iterations", "num_restarts"}`` (int32; zero for direct methods;
-            ``num_restarts`` counts GMRES restarts and is zero for other methods).
+        stats: ``{"num_iterations", "num_restarts"}`` (int32; zero for direct methods).
+            ``num_restarts`` counts GMRES restarts, and for CG/BiCGSTAB the restarts
+            after the true residual missed the tolerance that the recursive one met.
         ok: ``result == RESULTS.successful`` (batched under ``vmap``).
     """
 

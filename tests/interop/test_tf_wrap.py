@@ -100,15 +100,23 @@ def test_eager_compiles_once_and_float32_follows_inputs():
     assert count["n"] == 1
 
 
-def test_complex_gradient_follows_tensorflow_convention():
+@pytest.mark.parametrize("mode", ["eager", "tf.function"])
+def test_complex_gradient_follows_tensorflow_convention(mode):
+    g = sdtf.wrap(lambda z, n: (jnp.sum(jnp.abs(z) ** 2 * jnp.real(z)), jnp.sin(z) * n, n + 1))
+
+    def both(z):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(z)
+            s, w, _ = g(z, tf.constant(2))
+            ours = s + tf.math.real(tf.reduce_sum(w * tf.math.conj(w)))
+            native = tf.reduce_sum(tf.abs(z) ** 2 * tf.math.real(z))
+            native += tf.math.real(tf.reduce_sum(4 * tf.sin(z) * tf.math.conj(tf.sin(z))))
+        return ours, native, tape.gradient(ours, z), tape.gradient(native, z)
+
     z = tf.constant([1 + 2j, 0.5 - 1j], dtype=tf.complex128)
-    g = sdtf.wrap(lambda z: jnp.sum(jnp.abs(z) ** 2 * jnp.real(z)))
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(z)
-        ours = g(z)
-        native = tf.reduce_sum(tf.abs(z) ** 2 * tf.math.real(z))
-    np.testing.assert_allclose(ours.numpy(), native.numpy(), rtol=1e-14)
-    np.testing.assert_allclose(tape.gradient(ours, z).numpy(), tape.gradient(native, z).numpy())
+    ours, native, g_ours, g_native = (tf.function(both) if mode == "tf.function" else both)(z)
+    np.testing.assert_allclose(ours.numpy(), native.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(g_ours.numpy(), g_native.numpy(), rtol=1e-13)
 
 
 def test_static_arguments_and_errors():
@@ -185,3 +193,21 @@ def test_docstring_examples_run():
     for test in doctest.DocTestFinder().find(sdtf.KerasLayer, "KerasLayer", globs={}):
         runner.run(test)
     assert runner.failures == 0 and runner.tries > 0
+
+
+@pytest.mark.parametrize("mode", ["eager", "tf.function"])
+def test_real_input_complex_output_gradient(mode):
+    g = sdtf.wrap(lambda x: jnp.exp(1j * x) * x)
+
+    def both(x):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            y = g(x)
+            yn = tf.exp(tf.complex(tf.zeros_like(x), x)) * tf.complex(x, tf.zeros_like(x))
+            ours = tf.reduce_sum(tf.math.real(y) * 3 + tf.math.imag(y) ** 2)
+            native = tf.reduce_sum(tf.math.real(yn) * 3 + tf.math.imag(yn) ** 2)
+        return tape.gradient(ours, x), tape.gradient(native, x)
+
+    x = tf.constant([0.3, 1.1, -0.7], dtype=tf.float64)
+    g_ours, g_native = (tf.function(both) if mode == "tf.function" else both)(x)
+    np.testing.assert_allclose(g_ours.numpy(), g_native.numpy(), rtol=1e-13)

@@ -23,7 +23,7 @@ import jax
 import numpy as np
 import tensorflow as tf
 
-from ._common import CompiledFunction, split_static
+from ._common import CompiledFunction, _conj_complex, split_static
 from ._tf_bridge import array_to_tf, read_tensor, tensor_to_jax
 
 # TensorFlow's eager tape API (what `tf.custom_gradient` itself calls, minus ~1 ms of
@@ -151,9 +151,31 @@ class _Wrapped:
                 return tuple(compiled._flat_call(list(xs)))
 
             converted = self._converted[key] = jax2tf.convert(
-                flat, with_gradient=True, polymorphic_shapes=poly
+                _tf_complex_convention(flat), with_gradient=True, polymorphic_shapes=poly
             )
         return list(converted(*dyn))
+
+
+def _tf_complex_convention(fn: Callable) -> Callable:
+    """``fn`` with a VJP in TensorFlow's complex convention, for jax2tf's gradient.
+
+    jax2tf hands TF's cotangents straight to JAX's VJP, but for complex leaves TF's
+    convention is the conjugate of JAX's: conjugate the cotangents on the way in and the
+    gradients on the way out (as ``CompiledFunction.backward`` does in eager mode).
+    """
+
+    @jax.custom_vjp
+    def g(*xs):
+        return fn(*xs)
+
+    def g_fwd(*xs):
+        return jax.vjp(fn, *xs)
+
+    def g_bwd(vjp, cts):
+        return tuple(_conj_complex(vjp(tuple(_conj_complex(cts)))))
+
+    g.defvjp(g_fwd, g_bwd)
+    return g
 
 
 def wrap(fn: Callable) -> Callable:
@@ -169,7 +191,7 @@ def wrap(fn: Callable) -> Callable:
       become symbolic (all unknown leading dimensions are the same batch size ``b``).
     * Floating and complex inputs are differentiable (their gradients are computed when a
       tape records); integer/bool inputs and outputs are not. Complex gradients follow
-      TF's convention (the conjugate of JAX's) in eager mode.
+      TF's convention (the conjugate of JAX's), eagerly and in graphs.
     * Non-tensor leaves are compile-time constants (must be hashable); numpy and JAX
       arrays become constant tensors. ``tf.Variable`` inputs are read (the tape sees it).
 

@@ -9,9 +9,13 @@ Cases, each timed in the same run:
   says whether the result aliases the source).
 * a wrapped call ``y = sin(x) * a`` (small ``x``) through ``sdtorch.wrap`` / ``sdtf.wrap``,
   forward only and forward + backward. Peers: the same JAX computation called directly
-  (``jax.jit``; forward + backward as the jitted ``jax.vjp`` and its jitted application,
-  the same split the bridge uses) and the framework's native ops.
+  (``jax.jit``, waiting for each result as the bridge must; forward + backward as the
+  jitted ``jax.vjp`` and its jitted application, the same split the bridge uses) and the
+  framework's native ops.
   ``extra.overhead_us`` is the bridge's time minus the direct JAX time.
+
+torch runs with one intra-op thread (``torch.set_num_threads(1)``) for stable figures on
+a shared host.
 
     python benchmarks/interop.py [--quick] [--json PATH]
 """
@@ -114,9 +118,12 @@ def wrap_cases(n, quick):
     fwd_vjp = jax.jit(lambda x, a: jax.vjp(f, x, a))
     bwd = jax.jit(lambda vjp, ct: vjp(ct))
 
+    def jax_fwd():  # synchronous, like every framework call it is compared with
+        return jax.block_until_ready(fwd(xj, aj))
+
     def jax_fwd_bwd():
         y, vjp = fwd_vjp(xj, aj)
-        return bwd(vjp, jnp.ones_like(y))
+        return jax.block_until_ready(bwd(vjp, jnp.ones_like(y)))
 
     # -- torch ------------------------------------------------------------------------
     g = sdtorch.wrap(f)
@@ -166,7 +173,7 @@ def wrap_cases(n, quick):
     cases = {
         f"torch.wrap fwd n={n}": [
             ("scidiff", torch_ours_fwd),
-            ("jax.jit direct", lambda: fwd(xj, aj)),
+            ("jax.jit direct", jax_fwd),
             ("torch native", torch_native_fwd),
         ],
         f"torch.wrap fwd+bwd n={n}": [
@@ -176,7 +183,7 @@ def wrap_cases(n, quick):
         ],
         f"tf.wrap eager fwd n={n}": [
             ("scidiff", lambda: h(xf, af)),
-            ("jax.jit direct", lambda: fwd(xj, aj)),
+            ("jax.jit direct", jax_fwd),
             ("tf native", lambda: tf.sin(xf) * af),
         ],
         f"tf.wrap eager fwd+bwd n={n}": [
@@ -203,6 +210,11 @@ def wrap_cases(n, quick):
 
 def main():
     args = make_parser(__doc__.splitlines()[0]).parse_args()
+    import torch
+
+    # One intra-op thread: torch's pool fights every other process on a shared 2-core
+    # host and its timings of 64k-element ops then vary 10x between runs.
+    torch.set_num_threads(1)
     sizes = [16, 1 << 20] if args.quick else [16, 1 << 16, 1 << 22]
     records = data_cases(sizes, args.quick)
     records += wrap_cases(16, args.quick)

@@ -254,3 +254,14 @@ def test_docstring_examples_run():
     for module in (public, _torch_wrap):
         result = doctest.testmod(module, raise_on_error=False)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_callable_objects_can_be_wrapped():
+    class Scale:  # e.g. an equinox.Module holding a model
+        def __call__(self, x, *, k):
+            return x * k
+
+    g = sdtorch.wrap(Scale())
+    assert g(torch.ones(2), k=2.0).tolist() == [2.0, 2.0]
+    with pytest.raises(TypeError, match=r"wrap\(Scale\): .*\['k'\] of type set"):
+        g(torch.ones(2), k={1})

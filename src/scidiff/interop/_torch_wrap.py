@@ -109,6 +109,7 @@ class _Wrapped:
         self.fn = fn
         self._cache: dict[Any, CompiledFunction] = {}
         functools.update_wrapper(self, fn)
+        self._where = f"wrap({getattr(fn, '__name__', type(fn).__name__)})"
 
     def _compiled(self, treedef, dyn_idx, static, diff_mask) -> CompiledFunction:
         key = (treedef, static, diff_mask)
@@ -121,7 +122,10 @@ class _Wrapped:
     def __call__(self, *args, **kwargs):
         leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
         dyn_idx, static = split_static(
-            leaves, _is_dynamic, f"wrap({self.__name__})", (args, kwargs)
+            leaves,
+            _is_dynamic,
+            self._where,
+            (args, kwargs),
         )
         dyn = [leaves[i] for i in dyn_idx]
         grad_on = torch.is_grad_enabled()

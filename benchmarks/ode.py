@@ -131,7 +131,7 @@ def jax_cases(impl: str, n_batch: int, repeats: int) -> list[Record]:
     }
     records = []
     for case, fn in cases:
-        sec, _ = time_call(fn, repeats=repeats)
+        sec, _ = time_call(fn, repeats=repeats, min_time=0.2 if repeats > 3 else 0.05)
         records.append(Record(BENCH, case, impl, sec, max(first[case] - sec, 0.0), **extras[case]))
     return records
 
@@ -155,7 +155,7 @@ def scipy_cases(n_batch: int, repeats: int) -> list[Record]:
     ys = solve(np.ones(3)).y.T
     err = float(np.abs(ys - reference(np.ones(3), ts)).max())
     sec, _ = time_call(lambda: solve(np.ones(3)), repeats=repeats, min_time=0.0)
-    subset = min(n_batch, 10)
+    subset = 10 if repeats > 3 else 3
     y0s = initial_conditions(subset)
     sec_b, _ = time_call(
         lambda: [solve(y) for y in y0s], repeats=max(1, repeats // 2), min_time=0.0

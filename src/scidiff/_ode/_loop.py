@@ -12,15 +12,14 @@ The body is split in two so that the adjoints can differentiate it cheaply:
   fixed, the usual discretise-then-optimise convention), events on accepted steps.
   ``core`` is the small carry (time, state, step size, solver state, counters);
   ``record`` the step's outputs (its interval and dense information, located events).
-* :func:`write` -- scatters a record into the output buffers (values at ``t_eval``,
-  the dense-output buffer, the event buffers). Buffers never enter ``attempt``, so
-  reverse mode never pays ``O(len(t_eval))`` or ``O(max_steps)`` per step: the
-  cotangent of a record is gathered from the buffers' cotangents by
-  :func:`record_cotangent` (see ``_adjoint.py``).
+* :func:`write` -- scatters a record into the dense-output and event buffers.
+  Buffers never enter ``attempt``, so reverse mode never pays ``O(len(t_eval))`` or
+  ``O(max_steps)`` per step: the cotangent of a record is gathered from the buffers'
+  cotangents (``record_cotangent`` in ``_adjoint.py``).
 
-Saving at ``t_eval`` does not force steps onto save times: each accepted step
-``[s_a, s_b]`` fills the save slots with ``s_a < s_i <= s_b`` from the solver's own
-interpolant (an inner loop over those slots only).
+Saving at ``t_eval`` does not force steps onto save times: :func:`run` scans over the
+save times, runs the step loop until the current step passes each one, and evaluates
+that step's interpolant there (see :func:`run` for why the values are not a loop carry).
 """
 
 from __future__ import annotations

@@ -300,7 +300,7 @@ def _detach_discrete(x: Any) -> Any:
     ``lax.stop_gradient`` leaves integers alone; a round trip through the widest float
     (exact for counters below 2**53, or 2**24 without x64) detaches them.
     """
-    if eqx.is_inexact_array(x) or not isinstance(x, jax.Array | jax.core.Tracer):
+    if eqx.is_inexact_array(x) or not isinstance(x, jax.Array):
         return x
     wide = jax.dtypes.canonicalize_dtype(jnp.float64)
     return jax.lax.stop_gradient(x.astype(wide)).astype(x.dtype)

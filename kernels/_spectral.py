@@ -226,6 +226,8 @@ def _as_real_field(u: ArrayLike, name: str = "u") -> Array:
         raise TypeError(f"`{name}` must be a real field (the operators use real FFTs).")
     if not jnp.issubdtype(u.dtype, jnp.floating):
         u = u.astype(jnp.result_type(float))
+    if u.dtype not in (jnp.float32, jnp.float64):
+        raise TypeError(f"`{name}` has dtype {u.dtype}: the FFTs need float32 or float64.")
     return u
 
 

@@ -133,6 +133,10 @@ class AbstractSemilinearModel(AbstractPDEModel):
             raise TypeError(f"`{name}` must be real; got dtype {u.dtype}.")
         if not jnp.issubdtype(u.dtype, jnp.floating):
             u = u.astype(jnp.result_type(float))
+        if u.dtype not in (jnp.float32, jnp.float64):
+            raise TypeError(
+                f"`{name}` has dtype {u.dtype}: the FFTs need float32 or float64 states."
+            )
         if u.shape != self.shape:
             raise ValueError(
                 f"`{name}` has shape {u.shape} but the model's grid is {self.shape}; use "

@@ -174,5 +174,7 @@ def test_bad_state_raises():
         model(0.0, jnp.zeros((2, 16)))
     with pytest.raises(TypeError, match="must be real"):
         model.step(jnp.zeros(16, complex), 0.1)
+    with pytest.raises(TypeError, match="need float32 or float64"):
+        model(0.0, jnp.zeros(16, jnp.float16))
     with pytest.raises(ValueError, match="positive multiple of `save_every`"):
         model.rollout(jnp.zeros(16), 0.1, 10, save_every=3)

@@ -276,6 +276,13 @@ def test_bad_input_raises(call, match):
         call()
 
 
-def test_complex_input_raises():
+def test_complex_or_half_precision_input_raises():
     with pytest.raises(TypeError, match="must be a real field"):
         spectral_laplacian(jnp.zeros(8, complex), 1.0)
+    with pytest.raises(TypeError, match="need float32 or float64"):
+        spectral_laplacian(jnp.zeros(8, jnp.bfloat16), 1.0)
+
+
+def test_integer_input_is_promoted_to_float():
+    out = spectral_derivative(jnp.arange(8) % 2, 1.0, 2)
+    assert jnp.issubdtype(out.dtype, jnp.floating)

@@ -227,6 +227,10 @@ class ETDRK(eqx.Module):
             coefficients, e.g. a dealiasing mask applied to :math:`\hat N`).
         num_points, radius: the contour (see :func:`etdrk_coefficients`).
 
+    Attributes:
+        coefficients: the dict of :func:`etdrk_coefficients`, cast and masked, with
+            ``"F2"`` pre-multiplied by its weight in the scheme (4 for ETDRK3, 2 for ETDRK4).
+
     Example:
         >>> import jax.numpy as jnp
         >>> k = jnp.fft.rfftfreq(64, 1 / 64)

@@ -115,16 +115,17 @@ def test_ks_gradient_form_is_the_x_integral_of_the_conservative_form():
     np.testing.assert_allclose(spectral_derivative(u, KS_L, 1), v, atol=1e-9)
 
 
-def test_ks_2d_reduces_to_1d_for_x_only_data():
+@pytest.mark.parametrize("extra_axes", [(8,), (4, 6)], ids=["2d", "3d"])
+def test_ks_2d_3d_reduce_to_1d_for_x_only_data(extra_axes):
     x = _x(32, 30.0)
     u0 = np.cos(2 * np.pi * x / 30) + 0.5 * np.sin(6 * np.pi * x / 30)
+    shape = (32, *extra_axes)
     one = KuramotoSivashinsky(32, 30.0, viscosity=0.8)
-    two = KuramotoSivashinsky((32, 8), (30.0, 5.0), viscosity=0.8)
+    many = KuramotoSivashinsky(shape, (30.0,) + (5.0,) * len(extra_axes), viscosity=0.8)
     u1 = eqx.filter_jit(one.rollout)(jnp.asarray(u0), 0.1, 50, save_every=50)[-1]
-    u2 = eqx.filter_jit(two.rollout)(
-        jnp.asarray(np.broadcast_to(u0[:, None], (32, 8))), 0.1, 50, save_every=50
-    )[-1]
-    np.testing.assert_allclose(u2, np.broadcast_to(np.asarray(u1)[:, None], (32, 8)), atol=1e-11)
+    expand = lambda a: np.broadcast_to(np.reshape(a, (32,) + (1,) * len(extra_axes)), shape)
+    u2 = eqx.filter_jit(many.rollout)(jnp.asarray(expand(u0)), 0.1, 50, save_every=50)[-1]
+    np.testing.assert_allclose(u2, expand(np.asarray(u1)), atol=1e-11)
 
 
 def test_stepper_step_equals_rollout_and_float32():

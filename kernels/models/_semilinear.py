@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from .._boundary import Periodic
 from .._cfl import check_cfl
 from .._etdrk import ETDRK, _check_order
 from .._spectral import check_spatial_shape, dealias_mask_numpy, integer_wavenumbers, wavenumbers
@@ -43,11 +44,14 @@ SUPPORTED_BOUNDARIES = ("periodic",)
 
 def normalize_geometry(shape: Any, extent: Any, boundary: Any) -> tuple[tuple[int, ...], tuple]:
     """Validate ``(shape, extent, boundary)`` of a spectral model; return shape and extents."""
-    if boundary != "periodic":
+    if not (
+        isinstance(boundary, Periodic) or (isinstance(boundary, str) and boundary == "periodic")
+    ):
         raise ValueError(
             f"Unsupported boundary {boundary!r}: the spectral models support only "
-            f"boundary={SUPPORTED_BOUNDARIES[0]!r} (Fourier pseudo-spectral discretisation). "
-            "For Dirichlet/Neumann walls use the finite-difference models."
+            f"boundary={SUPPORTED_BOUNDARIES[0]!r} (or Periodic()): they are Fourier "
+            "pseudo-spectral. Dirichlet/Neumann walls exist for the finite-difference models "
+            "(Heat, AdvectionDiffusion, Wave, Burgers, GrayScott, ShallowWater) only."
         )
     shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
     shape = check_spatial_shape(shape)

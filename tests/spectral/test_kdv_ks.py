@@ -169,6 +169,14 @@ def test_bad_construction_raises(make, match):
         make()
 
 
+def test_periodic_boundary_object_is_accepted():
+    from scidiff.kernels import Dirichlet, Periodic
+
+    assert KuramotoSivashinsky(16, 10.0, boundary=Periodic()).shape == (16,)
+    with pytest.raises(ValueError, match="support only boundary='periodic'"):
+        KuramotoSivashinsky(16, 10.0, boundary=Dirichlet(0.0))
+
+
 def test_bad_state_raises():
     model = KortewegDeVries(16, 10.0)
     with pytest.raises(ValueError, match="use jax.vmap for a batch"):

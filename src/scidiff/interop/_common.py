@@ -15,7 +15,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 __all__ = [
     "leaf_name",
@@ -209,12 +208,3 @@ class CompiledFunction:
 
             self._vjp_fn = g
         return self._vjp_fn
-
-
-def as_jax_dynamic(x: Any) -> Any:
-    """numpy arrays and numpy scalars passed to a wrapped function become JAX arrays."""
-    return jnp.asarray(x)
-
-
-def is_numpy_leaf(x: Any) -> bool:
-    return isinstance(x, (np.ndarray, np.generic))

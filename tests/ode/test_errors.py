@@ -25,6 +25,8 @@ Y0 = jnp.ones(2)
         (dict(solver=scidiff.Tsit5), TypeError, r"pass Tsit5\(\), not the class"),
         (dict(t_span=(0.0, 1.0, 2.0)), ValueError, r"`t_span` must be a pair"),
         (dict(t_span=(1.0, 1.0)), ValueError, "t0 == t1"),
+        (dict(t_span=(jnp.zeros(2), 1.0)), ValueError, "must hold two scalars"),
+        (dict(dt0=jnp.ones(2)), ValueError, "`dt0` must be a scalar"),
         (dict(t_span=(0.0, jnp.inf)), ValueError, "`t_span` must be finite"),
         (dict(rtol=-1e-3), ValueError, "`rtol` must be non-negative"),
         (dict(atol=-1.0), ValueError, "`atol` must be non-negative"),

@@ -154,3 +154,26 @@ def test_float32_gradient(adjoint):
     g = jax.grad(y1)(jnp.float32(0.5))
     assert g.dtype == jnp.float32
     np.testing.assert_allclose(g, -np.exp(-0.5), rtol=1e-4)
+
+
+@pytest.mark.parametrize("adjoint", [scidiff.RecursiveCheckpoint(), scidiff.Backsolve()])
+def test_backwards_integration_gradient(adjoint):
+    """t from 2 down to t1: y(t1) = exp(k (2 - t1)); d/dk and d/dt1 are analytic."""
+
+    def y_end(k, t1):
+        sol = scidiff.solve_ivp(
+            lambda t, y, k: -k * y,
+            (2.0, t1),
+            jnp.ones(()),
+            args=k,
+            t_eval=jnp.stack([1.5, t1]),
+            rtol=1e-10,
+            atol=1e-12,
+            adjoint=adjoint,
+        )
+        return sol.ys[-1] + sol.ys[0]
+
+    k, t1 = 0.7, 0.25
+    dk, dt1 = jax.grad(y_end, argnums=(0, 1))(k, t1)
+    np.testing.assert_allclose(dk, 1.75 * np.exp(k * 1.75) + 0.5 * np.exp(k * 0.5), rtol=1e-6)
+    np.testing.assert_allclose(dt1, -k * np.exp(k * 1.75), rtol=1e-6)

@@ -181,7 +181,7 @@ class AbstractESDIRK(AbstractImplicitSolver):
             stale=jnp.logical_not(converged) | (max_rate > self.jacobian_rate),
             fresh=state.stale,
         )
-        jac_evals = jnp.where(state.stale, _jacobian_cost(self.linear_solver, n), 0)
+        jac_evals = jnp.where(state.stale, self.linear_solver.jacobian_cost(n), 0)
         dense_info = (y0, unravel(y1), unravel(state.f0), unravel(f1))
         return StepOutput(
             y1=unravel(y1),
@@ -207,9 +207,3 @@ class AbstractESDIRK(AbstractImplicitSolver):
     def interpolate(self, t0, t1, dense_info, t):
         y0, y1, f0, f1 = dense_info
         return hermite_interpolate(t0, t1, y0, y1, f0, f1, t)
-
-
-def _jacobian_cost(linear_solver, n: int) -> int:
-    from ._linear_algebra import DenseLU
-
-    return n if isinstance(linear_solver, DenseLU) else 1

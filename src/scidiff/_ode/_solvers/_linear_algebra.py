@@ -69,6 +69,11 @@ class AbstractLinearSolver(eqx.Module):
     def tangent_solve(self, g: Callable[[Array], Array], b: Array) -> Array:
         """Solve ``g(x) = b`` for a *linear* ``g`` (the tangent system of a Newton solve)."""
 
+    def jacobian_cost(self, n: int) -> int:
+        """Evaluations of ``f`` (or JVPs) one :meth:`linearise` costs, for ``num_fevals``."""
+        del n
+        return 1
+
 
 class _Factorisation(eqx.Module):
     @abc.abstractmethod
@@ -93,6 +98,9 @@ class DenseLU(AbstractLinearSolver):
 
     def linearise(self, fn, t, y, args):
         return jax.jacfwd(lambda x: fn(t, x, args))(y)
+
+    def jacobian_cost(self, n):
+        return n
 
     def factorise(self, fn, args, jac, c):
         del fn, args

@@ -39,7 +39,6 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.flatten_util import ravel_pytree
@@ -131,15 +130,6 @@ def newton_solve(
     z, (converged, k, rate) = lax.custom_root(residual, z0, _solve, tangent_solve, has_aux=True)
     converged, k, rate = lax.stop_gradient((converged, k, rate))
     return z, NewtonInfo(converged > 0.5, k.astype(jnp.int32), rate)
-
-
-def all_finite(x: Array) -> Bool[Array, ""]:
-    return jnp.all(jnp.isfinite(x))
-
-
-def tree_dtype(tree) -> jnp.dtype:
-    leaves = jax.tree_util.tree_leaves(tree)
-    return jnp.result_type(*leaves)
 
 
 # ---------------------------------------------------------------------------------------

@@ -214,8 +214,7 @@ class BDF(AbstractImplicitSolver):
             try_once, init, jnp.arange(2)
         )
         n = y0f.shape[0]
-        jac_cost = n if type(self.linear_solver).__name__ == "DenseLU" else 1
-        jac_evals = n_jac * jac_cost
+        jac_evals = n_jac * self.linear_solver.jacobian_cost(n)
 
         y_new = y_predict + d
         safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + last_iters)

@@ -150,7 +150,7 @@ class Rodas5(AbstractODESolver):
         y_error = ks[-1]
         dense = tuple(_weighted(_H[r], ks, y0f) for r in range(3))
         n = y0f.shape[0]
-        jac_cost = n if isinstance(self.linear_solver, DenseLU) else 1
+        jac_cost = self.linear_solver.jacobian_cost(n)
         return StepOutput(
             y1=unravel(y1),
             y_error=unravel(y_error),

@@ -175,3 +175,19 @@ def test_partial_solution_under_vmap():
     assert jnp.allclose(sol.ys[1, :, 0], 0.5 / (1 - 0.5 * t_eval), rtol=1e-5)
     with pytest.raises(eqx.EquinoxRuntimeError, match="step size underflow"):
         jax.vmap(lambda y0: scidiff.solve_ivp(blowup, (0.0, 1.5), y0).ys)(jnp.array([[0.5], [1.0]]))
+
+
+def test_backsolve_with_symplectic_solver_is_refused():
+    q_p = (jnp.ones(1), jnp.zeros(1))
+    osc = lambda t, y, args: (y[1], -y[0])
+    with pytest.raises(ValueError, match=r"Backsolve\(\) cannot run with Leapfrog\(\)"):
+        scidiff.solve_ivp(
+            osc, (0.0, 1.0), q_p, solver=scidiff.Leapfrog(), dt0=0.1, adjoint=scidiff.Backsolve()
+        )
+
+
+def test_backwards_dt0_may_be_a_magnitude_or_signed():
+    a = scidiff.solve_ivp(decay, (1.0, 0.0), Y0, solver=scidiff.RK4(), dt0=0.1)
+    b = scidiff.solve_ivp(decay, (1.0, 0.0), Y0, solver=scidiff.RK4(), dt0=-0.1)
+    assert jnp.allclose(a.ys, b.ys)
+    assert jnp.allclose(a.ys[-1], jnp.exp(1.0), rtol=1e-5)

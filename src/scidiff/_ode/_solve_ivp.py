@@ -162,6 +162,14 @@ def solve_ivp(
             "Backsolve() differentiates saved values only: it does not support `events` or "
             "`dense=True`. Use adjoint=scidiff.RecursiveCheckpoint() for those."
         )
+    from ._solvers._symplectic import AbstractSymplectic
+
+    if isinstance(adjoint, Backsolve) and isinstance(solver, AbstractSymplectic):
+        raise ValueError(
+            f"Backsolve() cannot run with {type(solver).__name__}(): the adjoint system is not "
+            "a separable (q, p) pair. Use adjoint=scidiff.RecursiveCheckpoint() (or "
+            "ForwardMode()) with symplectic solvers."
+        )
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
         raise ValueError(f"`max_steps` must be a positive int, got {max_steps!r}.")
 
@@ -227,10 +235,11 @@ def solve_ivp(
         if cdt is not None:
             if not (np.isfinite(cdt) and cdt != 0):
                 raise ValueError(f"`dt0` must be finite and non-zero, got {float(cdt)}.")
-            if forward is not None and (cdt > 0) != forward:
+            # A magnitude (positive) is always fine; a signed step must point from t0 to t1.
+            if forward is not None and forward and cdt < 0:
                 raise ValueError(
                     f"`dt0`={float(cdt)} points against the integration direction "
-                    f"(t0={float(ct0)} -> t1={float(ct1)}): pass its magnitude."
+                    f"(t0={float(ct0)} -> t1={float(ct1)}): pass the step's magnitude."
                 )
         dt0 = jnp.abs(dt0)
 

@@ -165,11 +165,24 @@ def test_no_recompile_for_args_and_tolerances():
 
 
 def test_float32():
-    sol = scidiff.root(
-        lambda x, a: x**2 - a, jnp.ones(2, jnp.float32), args=jnp.float32(2.0), atol=1e-6
+    """Default tolerances (1e-8) are below float32 resolution: the step test's rtol is
+    floored at 2 eps, so every method still converges instead of hitting maxiter."""
+    a = jnp.float32(2.0)
+    for method in ("newton", "broyden"):
+        sol = scidiff.root(lambda x, a: x**2 - a, jnp.ones(2, jnp.float32), args=a, method=method)
+        assert sol.x.dtype == jnp.float32 and sol.ok
+        np.testing.assert_allclose(sol.x, np.sqrt(2.0), rtol=1e-6)
+    bis = scidiff.root(
+        lambda x, a: x**2 - a,
+        (jnp.float32(0), jnp.float32(2)),
+        args=a,
+        method="bisection",
+        rtol=0.0,
+        atol=0.0,
     )
-    assert sol.x.dtype == jnp.float32 and sol.ok
-    np.testing.assert_allclose(sol.x, np.sqrt(2.0), rtol=1e-6)
+    assert bis.ok and bis.x.dtype == jnp.float32
+    fp = scidiff.fixed_point(lambda x, a: jnp.cos(x), jnp.float32(1.0))
+    assert fp.ok and abs(float(fp.x) - 0.7390851) < 1e-6
 
 
 # ------------------------------------------------------------------------ fixed points

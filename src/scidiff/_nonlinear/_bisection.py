@@ -36,9 +36,12 @@ def bisection(
     hi = jnp.where(flo == 0, lo, hi)
     flo = jnp.where(fhi == 0, fhi, flo)
 
+    # rtol floored at 2 eps: a bracket cannot shrink below the spacing of floats.
+    rtol_eff = jnp.maximum(rtol, 2 * jnp.finfo(lo.dtype).eps)
+
     def done(a, b, fa):
         mid = 0.5 * (a + b)
-        return (0.5 * jnp.abs(b - a) <= atol + rtol * jnp.abs(mid)) | (fa == 0)
+        return (0.5 * jnp.abs(b - a) <= atol + rtol_eff * jnp.abs(mid)) | (fa == 0)
 
     def cond(s):
         a, b, fa, k = s

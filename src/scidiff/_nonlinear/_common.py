@@ -106,7 +106,10 @@ def flatten_function(
 
 
 def step_converged(dx: Array, x: Array, rtol: Array, atol: Array) -> Array:
-    """``|dx_i| <= atol + rtol |x_i|`` for every component."""
+    """``|dx_i| <= atol + rtol |x_i|`` for every component, with ``rtol`` floored at
+    ``2 eps`` of the dtype: a step below the resolution of ``x`` cannot change it, so
+    e.g. the default ``rtol = 1e-8`` still terminates in float32."""
+    rtol = jnp.maximum(rtol, 2 * jnp.finfo(x.dtype).eps)
     return jnp.all(jnp.abs(dx) <= atol + rtol * jnp.abs(x))
 
 

@@ -7,8 +7,8 @@ decreases the merit ``||F||^2 / 2`` sufficiently (Armijo). Far from a root this 
 Newton from diverging; near a simple root ``a = 1`` is accepted and convergence is
 quadratic.
 
-Convergence: ``max_i |F_i(x)| <= atol``, or a full step with
-``|d_i| <= atol + rtol |x_i|`` for all ``i``. Failures: ``RESULTS.singular`` (singular
+Convergence: ``max_i |F_i(x)| <= atol``, or a (quasi-)Newton step with
+``|d_i| <= atol + rtol |x_i|`` for all ``i`` (``rtol`` floored at ``2 eps``). Failures: ``RESULTS.singular`` (singular
 Jacobian), ``RESULTS.line_search_failed`` (no decrease along ``d``: a local minimum of
 ``||F||`` that is not a root, or a wrong Jacobian), ``RESULTS.nonconvergence``
 (``maxiter`` reached), ``RESULTS.nonfinite`` (``F`` returned NaN/Inf).
@@ -62,20 +62,21 @@ def quasi_newton_loop(
     def body(s):
         x, fx, state, k, nfev, _, failure = s
         d, bad_linear = direction(f, x, fx, state)
+        # A full step below tolerance ends the iteration (taken as is): at round-off level
+        # the Armijo test cannot see progress, and |d| estimates the distance to the root.
+        small = ~bad_linear & step_converged(d, x + d, rtol, atol)
         alpha, xn, fn, nls, good = backtrack(f, x, fx, d)
         good = good & ~bad_linear
-        converged = good & (
-            (jnp.max(jnp.abs(fn)) <= atol) | ((alpha == 1) & step_converged(d, xn, rtol, atol))
-        )
+        converged = small | (good & (jnp.max(jnp.abs(fn)) <= atol))
         state = lax.cond(good, lambda: update(state, x, fx, xn, fn), lambda: state)
-        x = jnp.where(good, xn, x)
+        x = jnp.where(small, x + d, jnp.where(good, xn, x))
         fx = jnp.where(good, fn, fx)
         failure = RESULTS.where(
             bad_linear,
             RESULTS.singular,
-            RESULTS.where(good, RESULTS.nonconvergence, RESULTS.line_search_failed),
+            RESULTS.where(good | small, RESULTS.nonconvergence, RESULTS.line_search_failed),
         )
-        stop = converged | ~good
+        stop = converged | ~(good | small)
         return x, fx, state, k + 1, nfev + nls + fevals_per_direction, stop, failure
 
     x, fx, _, k, nfev, done, failure = lax.while_loop(cond, body, init)

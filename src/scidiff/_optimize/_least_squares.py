@@ -99,6 +99,9 @@ def _levenberg_marquardt(res, x0, rtol, atol, maxiter):
             return x, cost, g, A, mu * nu, 2 * nu, jnp.array(False)
 
         x, cost, g, A, mu, nu, done = lax.cond(accept, accepted, rejected)
+        # A step below the resolution of x ends the iteration even if rejected (at
+        # round-off level the gain ratio is noise).
+        done = done | step_converged(h, x + h, rtol, atol)
         return x, cost, g, A, mu, nu, k + 1, nfev + 1, done
 
     x, cost, g, _, mu, _, k, nfev, done = lax.while_loop(cond, body, init)
@@ -143,8 +146,8 @@ def _gauss_newton(res, x0, rtol, atol, maxiter, max_halvings=30):
         x_new = jnp.where(good, x + alpha * h, x)
         r_new = jnp.where(good, r_new, r)
         J_new = lax.cond(good, lambda: jax.jacfwd(res)(x_new), lambda: J)
-        small = good & (alpha == 1) & step_converged(h, x_new, rtol, atol)
-        return x_new, r_new, J_new, k + 1, nfev + nls, small, ~good
+        small = step_converged(h, x + h, rtol, atol)
+        return x_new, r_new, J_new, k + 1, nfev + nls, small, ~good & ~small
 
     x, r, J, k, nfev, done, failed = lax.while_loop(cond, body, init)
     converged = done | (jnp.max(jnp.abs(J.T @ r)) <= atol)

@@ -54,6 +54,7 @@ from .models import GrayScott as GrayScott
 from .models import KortewegDeVries as KortewegDeVries
 from .models import KuramotoSivashinsky as KuramotoSivashinsky
 from .models import NavierStokes2D as NavierStokes2D
+from .models import NavierStokesWalls2D as NavierStokesWalls2D
 from .models import Heat as Heat
 from .models import ShallowWater as ShallowWater
 from .models import Wave as Wave

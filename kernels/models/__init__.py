@@ -20,3 +20,4 @@ from ._semilinear import ETDRKStepper as ETDRKStepper
 from .kdv import KortewegDeVries as KortewegDeVries
 from .kuramoto_sivashinsky import KuramotoSivashinsky as KuramotoSivashinsky
 from .navier_stokes import NavierStokes2D as NavierStokes2D
+from .navier_stokes_walls import NavierStokesWalls2D as NavierStokesWalls2D

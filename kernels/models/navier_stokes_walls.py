@@ -46,6 +46,15 @@ def dst1(a: Any, axis: int = -1) -> Any:
     return jnp.moveaxis(b.astype(a.dtype), -1, axis)
 
 
+def _check_positive(name: str, value: Any, shown: Any) -> None:
+    try:
+        bad = float(value) <= 0
+    except TypeError:  # traced (jax.errors.ConcretizationTypeError): checked by the caller
+        return
+    if bad:
+        raise ValueError(f"NavierStokesWalls2D: `{name}` must be positive; got {shown!r}.")
+
+
 class NavierStokesWalls2D(AbstractPDEModel):
     r"""2D incompressible Navier--Stokes with no-slip walls (lid-driven cavity and friends).
 
@@ -110,21 +119,8 @@ class NavierStokesWalls2D(AbstractPDEModel):
                 f"NavierStokesWalls2D: `extent` must be a scalar or (Lx, Ly); got {extent!r}."
             )
         for e in ext:
-            try:
-                if float(e) <= 0:
-                    raise ValueError(
-                        f"NavierStokesWalls2D: `extent` must be positive; got {extent!r}."
-                    )
-            except (TypeError, ValueError) as err:
-                if isinstance(err, ValueError) and "positive" in str(err):
-                    raise
-        try:
-            if float(viscosity) <= 0:
-                raise ValueError(
-                    f"NavierStokesWalls2D: `viscosity` must be positive; got {viscosity!r}."
-                )
-        except TypeError:
-            pass  # traced
+            _check_positive("extent", e, extent)
+        _check_positive("viscosity", viscosity, viscosity)
         self.extent = tuple(jnp.asarray(e) for e in ext)
         self.viscosity = jnp.asarray(viscosity)
         if wall_velocities is None:

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import scidiff
 import scidiff.kernels as K
 from scidiff.kernels.models.navier_stokes_walls import dst1
 
@@ -132,3 +133,14 @@ def test_bad_input_raises():
         m(0.0, jnp.zeros((9, 9)))
     with pytest.raises(ValueError, match="CFL"):
         m.rollout(jnp.zeros((7, 7)), 1.0, 2, save_every=1)
+
+
+def test_rhs_for_solve_ivp_and_traced_dt_rollout():
+    m = K.NavierStokesWalls2D((10, 12), extent=(1.0, 1.2), viscosity=0.05, lid_velocity=1.0)
+    w0 = jnp.zeros((9, 11))
+    sol = scidiff.solve_ivp(m, (0.0, 0.2), w0, rtol=1e-10, atol=1e-12)
+    assert bool(sol.ok)
+    step = jax.jit(lambda w, dt: m.rollout(w, dt, 40, save_every=40)[-1])
+    np.testing.assert_allclose(step(w0, 0.005), sol.ys[-1], atol=1e-7)
+    with pytest.raises(ValueError, match="extent"):
+        K.NavierStokesWalls2D((8, 8), extent=(1.0, 0.0))

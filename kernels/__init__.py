@@ -53,6 +53,8 @@ from .models import Burgers as Burgers
 from .models import GrayScott as GrayScott
 from .models import KortewegDeVries as KortewegDeVries
 from .models import KuramotoSivashinsky as KuramotoSivashinsky
+from .models import KuramotoSivashinskyFD as KuramotoSivashinskyFD
+from .models import KortewegDeVriesFD as KortewegDeVriesFD
 from .models import NavierStokes2D as NavierStokes2D
 from .models import NavierStokesWalls2D as NavierStokesWalls2D
 from .models import Heat as Heat

@@ -14,6 +14,10 @@ from .heat import Heat as Heat
 from .shallow_water import ShallowWater as ShallowWater
 from .wave import Wave as Wave
 
+# --- bounded-interval (Dirichlet/Neumann) finite-difference KS and KdV ---
+from .kdv_fd import KortewegDeVriesFD as KortewegDeVriesFD
+from .kuramoto_sivashinsky_fd import KuramotoSivashinskyFD as KuramotoSivashinskyFD
+
 # --- spectral models (KdV, Kuramoto-Sivashinsky, Navier-Stokes) ---
 from ._semilinear import AbstractSemilinearModel as AbstractSemilinearModel
 from ._semilinear import ETDRKStepper as ETDRKStepper

@@ -144,3 +144,21 @@ def test_rhs_for_solve_ivp_and_traced_dt_rollout():
     np.testing.assert_allclose(step(w0, 0.005), sol.ys[-1], atol=1e-7)
     with pytest.raises(ValueError, match="extent"):
         K.NavierStokesWalls2D((8, 8), extent=(1.0, 0.0))
+
+
+def test_forcing_and_wall_velocities():
+    f = jnp.asarray(np.random.default_rng(2).normal(size=(7, 5)))
+    m = K.NavierStokesWalls2D((8, 6), viscosity=0.1, forcing=f)
+    np.testing.assert_allclose(m(0.0, jnp.zeros((7, 5))), f, atol=1e-14)
+    with pytest.raises(ValueError, match="forcing"):
+        K.NavierStokesWalls2D((8, 6), forcing=jnp.zeros((8, 6)))
+    # a lid along +x on top equals, by the symmetry y -> Ly - y, a bottom wall along +x (psi, omega change sign)
+    top = K.NavierStokesWalls2D((8, 6), viscosity=0.1, lid_velocity=1.0)
+    bot = K.NavierStokesWalls2D((8, 6), viscosity=0.1, wall_velocities=(0.0, 0.0, 1.0, 0.0))
+    w = jnp.asarray(np.random.default_rng(3).normal(size=(7, 5)))
+    np.testing.assert_allclose(bot(0.0, -w[:, ::-1]), -top(0.0, w)[:, ::-1], atol=1e-10)
+    # transposing x <-> y maps the top lid (+x) to the right wall moving along +y
+    right = K.NavierStokesWalls2D((6, 8), viscosity=0.1, wall_velocities=(0.0, 1.0, 0.0, 0.0))
+    np.testing.assert_allclose(right(0.0, -w.T), -top(0.0, w).T, atol=1e-10)
+    left = K.NavierStokesWalls2D((6, 8), viscosity=0.1, wall_velocities=(1.0, 0.0, 0.0, 0.0))
+    np.testing.assert_allclose(left(0.0, -w.T), -bot(0.0, w).T, atol=1e-10)

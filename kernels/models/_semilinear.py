@@ -51,7 +51,8 @@ def normalize_geometry(shape: Any, extent: Any, boundary: Any) -> tuple[tuple[in
             f"Unsupported boundary {boundary!r}: the spectral models support only "
             f"boundary={SUPPORTED_BOUNDARIES[0]!r} (or Periodic()): they are Fourier "
             "pseudo-spectral. Dirichlet/Neumann walls exist for the finite-difference models "
-            "(Heat, AdvectionDiffusion, Wave, Burgers, GrayScott, ShallowWater) only."
+            "(Heat, AdvectionDiffusion, Wave, Burgers, GrayScott, ShallowWater, and "
+            "KuramotoSivashinskyFD / KortewegDeVriesFD for bounded 1D KS and KdV)."
         )
     shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
     shape = check_spatial_shape(shape)

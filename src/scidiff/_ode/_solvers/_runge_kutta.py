@@ -25,6 +25,7 @@ skipped, so XLA sees a single elementwise fusion per stage.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 from collections.abc import Sequence
@@ -269,3 +270,25 @@ class AbstractExplicitRK(AbstractODESolver):
     def interpolate(self, t0: Scalar, t1: Scalar, dense_info: PyTree, t: Scalar) -> PyTree:
         y0, y1, f0, f1 = dense_info
         return hermite_interpolate(t0, t1, y0, y1, f0, f1, t)
+
+
+class AbstractPolynomialDenseRK(AbstractExplicitRK):
+    """An explicit RK method whose continuous extension is a combination of its stages,
+
+    .. math:: y(t_0 + s h) = y_0 + h \\sum_i b_i(s)\\, k_i,
+
+    with polynomial weights :math:`b_i(s)` given by :meth:`dense_weights` (Dopri5, Tsit5).
+    """
+
+    @abc.abstractmethod
+    def dense_weights(self, s: Scalar) -> Any:
+        """The weights :math:`b_i(s)`, one per stage, at the step fraction ``s``."""
+
+    def dense_info(self, f, t0, t1, y0, y1, args, ks, f1) -> PyTree:
+        del f, t0, t1, y1, args, f1
+        return (y0, tuple(ks))
+
+    def interpolate(self, t0: Scalar, t1: Scalar, dense_info: PyTree, t: Scalar) -> PyTree:
+        y0, ks = dense_info
+        h = t1 - t0
+        return traced_combination(y0, h, self.dense_weights((t - t0) / h), ks)

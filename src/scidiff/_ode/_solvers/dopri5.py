@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from jaxtyping import PyTree, Scalar
+from jaxtyping import Scalar
 
-from ._runge_kutta import AbstractExplicitRK, ButcherTableau, traced_combination
+from ._runge_kutta import AbstractPolynomialDenseRK, ButcherTableau
 
 __all__ = ["Dopri5"]
 
@@ -63,7 +63,7 @@ def _dopri5_weights(s):
     return ws
 
 
-class Dopri5(AbstractExplicitRK):
+class Dopri5(AbstractPolynomialDenseRK):
     r"""Dormand--Prince 5(4): adaptive, order 5 with an embedded order-4 estimate.
 
     Seven stages, first-same-as-last: six evaluations of ``f`` per accepted step (the
@@ -83,11 +83,5 @@ class Dopri5(AbstractExplicitRK):
     order: ClassVar[int] = 5
     error_order: ClassVar[int | None] = 5
 
-    def dense_info(self, f, t0, t1, y0, y1, args, ks, f1) -> PyTree:
-        del f, t0, t1, y1, args, f1
-        return (y0, tuple(ks))
-
-    def interpolate(self, t0: Scalar, t1: Scalar, dense_info: PyTree, t: Scalar) -> PyTree:
-        y0, ks = dense_info
-        h = t1 - t0
-        return traced_combination(y0, h, _dopri5_weights((t - t0) / h), ks)
+    def dense_weights(self, s: Scalar):
+        return _dopri5_weights(s)

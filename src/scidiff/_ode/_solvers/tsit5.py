@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from jaxtyping import PyTree, Scalar
+from jaxtyping import Scalar
 
-from ._runge_kutta import AbstractExplicitRK, ButcherTableau, traced_combination
+from ._runge_kutta import AbstractPolynomialDenseRK, ButcherTableau
 
 __all__ = ["Tsit5"]
 
@@ -88,7 +88,7 @@ def _tsit5_weights(s):
     )  # fmt: skip
 
 
-class Tsit5(AbstractExplicitRK):
+class Tsit5(AbstractPolynomialDenseRK):
     r"""Tsitouras' 5(4) method: adaptive, order 5 with an embedded order-4 estimate.
 
     Seven stages, first-same-as-last: six evaluations of ``f`` per accepted step. Dense
@@ -109,11 +109,5 @@ class Tsit5(AbstractExplicitRK):
     order: ClassVar[int] = 5
     error_order: ClassVar[int | None] = 5
 
-    def dense_info(self, f, t0, t1, y0, y1, args, ks, f1) -> PyTree:
-        del f, t0, t1, y1, args, f1
-        return (y0, tuple(ks))
-
-    def interpolate(self, t0: Scalar, t1: Scalar, dense_info: PyTree, t: Scalar) -> PyTree:
-        y0, ks = dense_info
-        h = t1 - t0
-        return traced_combination(y0, h, _tsit5_weights((t - t0) / h), ks)
+    def dense_weights(self, s: Scalar):
+        return _tsit5_weights(s)

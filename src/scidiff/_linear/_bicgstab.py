@@ -24,7 +24,7 @@ from jax import lax
 from jaxtyping import Array
 
 from .._results import RESULTS
-from ._operator import norm
+from ._operator import krylov_result, norm
 
 __all__ = ["bicgstab"]
 
@@ -102,11 +102,6 @@ def bicgstab(
     r = b if x0 is None else b - matvec(x)
     init = (x, r, norm(r), zero, jnp.array(False), zero)
     x, _, rnorm, k, broke, cycles = lax.while_loop(outer_cond, outer_body, init)
-    converged = rnorm <= tol
-    result = RESULTS.where(
-        converged,
-        RESULTS.successful,
-        RESULTS.where(broke | ~jnp.isfinite(rnorm), RESULTS.breakdown, RESULTS.nonconvergence),
-    )
+    result = krylov_result(rnorm <= tol, broke, rnorm)
     stats = {"num_iterations": k, "num_restarts": jnp.maximum(cycles - 1, 0)}
     return x, result, stats

@@ -24,7 +24,7 @@ from jax import lax
 from jaxtyping import Array
 
 from .._results import RESULTS
-from ._operator import vdot_real
+from ._operator import krylov_result, vdot_real
 
 __all__ = ["cg"]
 
@@ -91,10 +91,5 @@ def cg(
     r = b if x0 is None else b - matvec(x)
     init = (x, r, vdot_real(r, r), zero, jnp.array(False), zero)
     x, _, rr, k, broke, cycles = lax.while_loop(outer_cond, outer_body, init)
-    converged = rr <= tol2
-    result = RESULTS.where(
-        converged,
-        RESULTS.successful,
-        RESULTS.where(broke | ~jnp.isfinite(rr), RESULTS.breakdown, RESULTS.nonconvergence),
-    )
+    result = krylov_result(rr <= tol2, broke, rr)
     return x, result, {"num_iterations": k, "num_restarts": jnp.maximum(cycles - 1, 0)}

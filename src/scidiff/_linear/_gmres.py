@@ -32,7 +32,7 @@ from jax.scipy.linalg import solve_triangular
 from jaxtyping import Array
 
 from .._results import RESULTS
-from ._operator import norm
+from ._operator import krylov_result, norm
 
 __all__ = ["gmres"]
 
@@ -151,11 +151,6 @@ def gmres(
     x, _, beta, total, cycles, broke = lax.while_loop(
         outer_cond, outer_body, (x, r, beta, zero, zero, jnp.array(False))
     )
-    converged = beta <= tol
-    result = RESULTS.where(
-        converged,
-        RESULTS.successful,
-        RESULTS.where(broke | ~jnp.isfinite(beta), RESULTS.breakdown, RESULTS.nonconvergence),
-    )
+    result = krylov_result(beta <= tol, broke, beta)
     stats = {"num_iterations": total, "num_restarts": jnp.maximum(cycles - 1, 0)}
     return x, result, stats

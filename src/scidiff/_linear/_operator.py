@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PyTree
 
+from .._results import RESULTS
+
 __all__ = ["FlatProblem", "flatten_problem", "vdot_real", "norm", "ravel_fns", "solve_dtype"]
 
 
@@ -49,6 +51,15 @@ class FlatProblem(NamedTuple):
 def vdot_real(a: Array, b: Array) -> Array:
     """``Re <a, b>`` (conjugating ``a``), the inner product every Krylov method uses."""
     return jnp.real(jnp.vdot(a, b))
+
+
+def krylov_result(converged: Array, broke: Array, residual: Array) -> RESULTS:
+    """Outcome of a Krylov solve: success, else breakdown (flagged, or a non-finite
+    residual), else non-convergence within ``maxiter``."""
+    failed = RESULTS.where(
+        broke | ~jnp.isfinite(residual), RESULTS.breakdown, RESULTS.nonconvergence
+    )
+    return RESULTS.where(converged, RESULTS.successful, failed)
 
 
 def norm(a: Array) -> Array:

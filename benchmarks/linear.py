@@ -149,7 +149,7 @@ def main():
     sizes = [256] if args.quick else [256, 1024]
     records = []
     for n in sizes:
-        run_case(n, 2 if n > 512 else 9, records)
+        run_case(n, 4 if n > 512 else 9, records)
     finish(records, args, "Matrix-free CG, 2D Poisson (float64)")
 
 

@@ -42,6 +42,7 @@ Reverse mode never differentiates a ``lax.while_loop``:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import equinox as eqx
@@ -54,6 +55,7 @@ from .._results import RESULTS, is_successful
 from ._base import tree_where
 from ._loop import Buffers, Core, LoopConfig, Params, Record, attempt, init_core, run, solver_of
 from ._loop import vector_field as _vector_field
+from ._rows import RowLayout
 
 __all__ = ["AbstractAdjoint", "RecursiveCheckpoint", "Backsolve", "ForwardMode"]
 
@@ -213,10 +215,13 @@ class RecursiveCheckpoint(AbstractAdjoint):
 
 def _checkpointed_backward(cfg, K, y0, p, core_fin, ckpts, core_bar, bufs_bar):
     p_diff, p_rest = _inexact(p)
+    # The reverse pass may step with a compacter solver (same steps, smaller program).
+    cfg_rev = dataclasses.replace(cfg, reverse_pass=True)
+    layout = RowLayout(core_fin)
 
     def step_split(core_f, core_i, pd):
         core = eqx.combine(core_f, core_i)
-        new_core, rec = attempt(cfg, eqx.combine(pd, p_rest), core)
+        new_core, rec = attempt(cfg_rev, eqx.combine(pd, p_rest), core)
         nc_f, nc_i = _inexact(new_core)
         r_f, r_i = _inexact(rec)
         return (nc_f, r_f), (nc_i, r_i)
@@ -231,21 +236,19 @@ def _checkpointed_backward(cfg, K, y0, p, core_fin, ckpts, core_bar, bufs_bar):
 
     def seg_body(carry):
         seg, cbar, pbar, sebar = carry
-        start = jax.tree_util.tree_map(lambda b: b[seg], ckpts)
+        start = layout.read(ckpts, seg)
         m = jnp.minimum(K, n_total - seg * K)
-        cores = jax.tree_util.tree_map(lambda v: jnp.zeros((K,) + v.shape, v.dtype), start)
 
         def recompute(j, c):
             core, cores = c
-            cores = jax.tree_util.tree_map(lambda b, v: b.at[j].set(v), cores, core)
-            return attempt(cfg, p, core)[0], cores
+            return attempt(cfg, p, core)[0], layout.write(cores, j, core)
 
-        _, cores = jax.lax.fori_loop(0, m, recompute, (start, cores))
+        _, cores = jax.lax.fori_loop(0, m, recompute, (start, layout.empty(K)))
 
         def reverse(jj, c):
             cbar, pbar, sebar = c
             j = m - 1 - jj
-            core_j = jax.tree_util.tree_map(lambda b: b[j], cores)
+            core_j = layout.read(cores, j)
             cf, ci = _inexact(core_j)
             (nc_f, r_f), vjp_fn, (nc_i, r_i) = jax.vjp(
                 lambda cf_, pd_: step_split(cf_, ci, pd_), cf, p_diff, has_aux=True

@@ -119,6 +119,14 @@ class AbstractODESolver(eqx.Module):
         del rtol, atol
         return self
 
+    def for_reverse_pass(self) -> AbstractODESolver:
+        """The solver :class:`~scidiff.RecursiveCheckpoint`'s reverse pass steps with.
+
+        It must take the same steps as ``self``; it may trade run time for a smaller
+        program (explicit Runge--Kutta methods loop over their stages). Default: ``self``.
+        """
+        return self
+
     @property
     def adaptive(self) -> bool:
         return self.error_order is not None

@@ -42,6 +42,7 @@ from ._controller import (
     select_initial_step,
 )
 from ._event import Event, crossed, locate_crossing
+from ._rows import RowLayout
 
 __all__ = ["LoopConfig", "Params", "Core", "Record", "Buffers", "run", "init_core", "attempt"]
 
@@ -61,6 +62,7 @@ class LoopConfig:
     n_save: int  # 0: save the final state only
     auto_dt0: bool
     time_dtype: Any
+    reverse_pass: bool = False  # step with solver.for_reverse_pass() (same steps)
 
     @property
     def fixed(self) -> bool:
@@ -127,6 +129,8 @@ class Buffers(NamedTuple):
 
 def solver_of(cfg: LoopConfig, p: Params) -> AbstractODESolver:
     solver = eqx.combine(jax.lax.stop_gradient(p.solver_dyn), cfg.solver_static)
+    if cfg.reverse_pass:
+        solver = solver.for_reverse_pass()
     return solver.with_tolerances(p.rtol, p.atol)
 
 
@@ -381,16 +385,15 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
     ckpts0 = None
     if checkpoint_every is not None:
         n_ckpt = -(-cfg.max_steps // checkpoint_every)
-        ckpts0 = jax.tree_util.tree_map(lambda v: jnp.zeros((n_ckpt,) + v.shape, v.dtype), core0)
+        layout = RowLayout(core0)
+        ckpts0 = layout.empty(n_ckpt + 1)  # the last row takes the writes between checkpoints
 
     def body(carry):
         core, last, bufs, ckpts = carry
         if ckpts is not None:
-            slot = core.n_iter // checkpoint_every
             first = core.n_iter % checkpoint_every == 0
-            ckpts = jax.tree_util.tree_map(
-                lambda b, v: b.at[slot].set(jnp.where(first, v, b[slot])), ckpts, core
-            )
+            slot = jnp.where(first, core.n_iter // checkpoint_every, n_ckpt)
+            ckpts = layout.write(ckpts, slot, core)
         new_core, rec = attempt(cfg, p, core)
         bufs = write(cfg, p, bufs, core, new_core, rec)
         # No select needed: an inner loop that stops because t passed a save time ends
@@ -427,8 +430,15 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
             )
             return carry, val
 
-        carry, ys = jax.lax.scan(save, carry, p.s_eval)
-    core, _, bufs, ckpts = steps_until(carry, None)
+        # One more "save" at s1 finishes the solve inside the same scan: the step body
+        # then appears once in the program, not twice (XLA compile time is about
+        # proportional to it). Reaching s1 sets `done`, so the stop is the same.
+        s_stops = jnp.concatenate([p.s_eval, jnp.reshape(p.s1, (1,)).astype(p.s_eval.dtype)])
+        carry, ys = jax.lax.scan(save, carry, s_stops)
+        ys = jax.tree_util.tree_map(lambda v: v[:-1], ys)
+    else:
+        carry = steps_until(carry, None)
+    core, _, bufs, ckpts = carry
     bufs = bufs._replace(ys=ys)
     core, bufs = finalize(cfg, core, bufs)
     return core, bufs, ckpts

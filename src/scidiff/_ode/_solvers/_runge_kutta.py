@@ -21,6 +21,14 @@ cubic Hermite dense output at no extra cost.
 Stages are combined with one fused multiply-add chain per leaf with Python-float
 coefficients (weakly typed: a float32 state stays float32) and zero coefficients
 skipped, so XLA sees a single elementwise fusion per stage.
+
+Unrolled or looped stages. Unrolled stages (one copy of ``f`` per stage in the program)
+run fastest, but the program, and with it XLA's compile time, grows with the number of
+stages; reverse mode doubles that again. :func:`rk_step` with ``stage_loop=True`` runs
+stages ``2..s`` in one ``lax.scan`` over the rows of the tableau instead (one copy of
+``f``). The solvers choose per pass through ``scan_stages`` (see
+:class:`AbstractExplicitRK`): by default the forward solve is unrolled and the reverse
+pass of :class:`~scidiff.RecursiveCheckpoint` is looped.
 """
 
 from __future__ import annotations
@@ -31,8 +39,10 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import PyTree, Scalar
 
 from ..._results import RESULTS
@@ -199,12 +209,16 @@ def rk_step(
     y0: PyTree,
     args: Any,
     f0: PyTree,
+    stage_loop: bool = False,
 ) -> tuple[PyTree, list[PyTree], PyTree, int]:
     """One explicit RK step. Returns ``(y1, ks, f1, num_fevals)``.
 
     ``ks`` are the stage derivatives ``k_1..k_s`` (``k_1 = f0``); ``f1 = f(t1, y1)`` (the
-    FSAL stage, or one extra evaluation for non-FSAL tableaux).
+    FSAL stage, or one extra evaluation for non-FSAL tableaux). ``stage_loop=True``
+    evaluates stages ``2..s`` in a ``lax.scan`` (same arithmetic, smaller program).
     """
+    if stage_loop and len(tableau.a) > 1:
+        return _rk_step_looped(tableau, f, t0, t1, y0, args, f0)
     h = t1 - t0
     ks = [f0]
     fsal = tableau.fsal
@@ -218,6 +232,52 @@ def rk_step(
     y1 = linear_combination(y0, h, tableau.b, ks)
     f1 = f(t1, y1, args)
     return y1, ks, f1, n_rows + 1
+
+
+def _rk_step_looped(tableau, f, t0, t1, y0, args, f0):
+    """:func:`rk_step` with stages ``2..s`` in one ``lax.scan`` over the tableau's rows.
+
+    The stage derivatives live in one ``(s, ...)`` buffer per leaf; row ``i`` of ``a``
+    (zero-padded to ``s``) combines them with the same left-to-right multiply-add chain as
+    the unrolled step (a zero coefficient adds an exact zero).
+    """
+    h = t1 - t0
+    s = tableau.num_stages
+    n_rows = len(tableau.a)
+    a = np.zeros((n_rows, s))
+    for i, row in enumerate(tableau.a):
+        a[i, : len(row)] = row
+    fsal = tableau.fsal
+    y_leaves, treedef = jax.tree_util.tree_flatten(y0)
+    k_buf0 = [
+        jnp.zeros((s,) + jnp.shape(y), jnp.result_type(k)).at[0].set(k)
+        for y, k in zip(y_leaves, treedef.flatten_up_to(f0))
+    ]
+
+    def stage(carry, row):
+        k_buf, _ = carry
+        i, a_row, c_i = row
+        yi = []
+        for y, kb in zip(y_leaves, k_buf):
+            w = a_row.astype(kb.dtype)
+            acc = w[0] * kb[0]
+            for j in range(1, s):
+                acc = acc + w[j] * kb[j]
+            yi.append(y + (jnp.asarray(h, y.dtype) * acc).astype(y.dtype))
+        t_i = t0 + c_i.astype(jnp.result_type(t0, h)) * h
+        if fsal:  # the last stage is f(t1, y1), evaluated at exactly t1
+            t_i = jnp.where(i == n_rows - 1, t1, t_i)
+        k_i = treedef.flatten_up_to(f(t_i, jax.tree_util.tree_unflatten(treedef, yi), args))
+        k_buf = [kb.at[i + 1].set(k.astype(kb.dtype)) for kb, k in zip(k_buf, k_i)]
+        return (k_buf, yi), None
+
+    rows = (jnp.arange(n_rows), jnp.asarray(a), jnp.asarray(tableau.c))
+    (k_buf, y_last), _ = jax.lax.scan(stage, (k_buf0, y_leaves), rows)
+    ks = [jax.tree_util.tree_unflatten(treedef, [kb[j] for kb in k_buf]) for j in range(s)]
+    if fsal:
+        return jax.tree_util.tree_unflatten(treedef, y_last), ks, ks[-1], n_rows
+    y1 = linear_combination(y0, h, tableau.b, ks)
+    return y1, ks, f(t1, y1, args), n_rows + 1
 
 
 class AbstractExplicitRK(AbstractODESolver):
@@ -236,6 +296,16 @@ class AbstractExplicitRK(AbstractODESolver):
     tableau: ClassVar[ButcherTableau]
     init_fevals: ClassVar[int] = 1
     extra_fevals: ClassVar[int] = 0
+    scan_stages: bool | None = eqx.field(default=None, static=True, kw_only=True)
+
+    def __check_init__(self):
+        if self.scan_stages not in (None, True, False):
+            raise TypeError(f"`scan_stages` must be None, True or False, got {self.scan_stages!r}.")
+
+    def for_reverse_pass(self) -> AbstractExplicitRK:
+        if self.scan_stages is None:
+            return dataclasses.replace(self, scan_stages=True)
+        return self
 
     def init(self, f: VectorField, t0: Scalar, t1: Scalar, y0: PyTree, args: Any) -> PyTree:
         del t1
@@ -244,7 +314,9 @@ class AbstractExplicitRK(AbstractODESolver):
     def step(
         self, f: VectorField, t0: Scalar, t1: Scalar, y0: PyTree, args: Any, state: PyTree
     ) -> StepOutput:
-        y1, ks, f1, n = rk_step(self.tableau, f, t0, t1, y0, args, state)
+        y1, ks, f1, n = rk_step(
+            self.tableau, f, t0, t1, y0, args, state, stage_loop=bool(self.scan_stages)
+        )
         y_error = self.error_estimate(t1 - t0, ks)
         dense_info = self.dense_info(f, t0, t1, y0, y1, args, ks, f1)
         return StepOutput(

@@ -191,3 +191,15 @@ def test_backwards_dt0_may_be_a_magnitude_or_signed():
     b = scidiff.solve_ivp(decay, (1.0, 0.0), Y0, solver=scidiff.RK4(), dt0=-0.1)
     assert jnp.allclose(a.ys, b.ys)
     assert jnp.allclose(a.ys[-1], jnp.exp(1.0), rtol=1e-5)
+
+
+def test_scaled_error_is_nan_when_the_proposed_state_is_not_finite():
+    # The step loop relies on this to detect a non-finite y1 in the same reduction.
+    from scidiff._ode._controller import scaled_error
+
+    y0 = jnp.ones(3)
+    small = jnp.full(3, 1e-12)
+    assert float(scaled_error(small, y0, y0, 1e-6, 1e-6)) < 1e-5
+    for bad in (jnp.inf, -jnp.inf, jnp.nan):
+        y1 = y0.at[1].set(bad)
+        assert jnp.isnan(scaled_error(small, y0, y1, 1e-6, 1e-6))

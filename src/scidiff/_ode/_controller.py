@@ -145,9 +145,17 @@ def rms_norm(x: PyTree) -> Scalar:
 
 
 def scaled_error(y_error: PyTree, y0: PyTree, y1: PyTree, rtol: Scalar, atol: Scalar) -> Scalar:
-    """The RMS of ``y_error / (atol + rtol * max(|y0|, |y1|))`` (see module docstring)."""
+    """The RMS of ``y_error / (atol + rtol * max(|y0|, |y1|))`` (see module docstring).
+
+    NaN whenever ``y1`` has a non-finite entry (each term carries ``0 * y1``, which is 0
+    or NaN), so one finiteness test of the result also checks the proposed state, in the
+    same reduction.
+    """
     scaled = jax.tree_util.tree_map(
-        lambda e, a, b: e / (atol + rtol * jnp.maximum(jnp.abs(a), jnp.abs(b))), y_error, y0, y1
+        lambda e, a, b: e / (atol + rtol * jnp.maximum(jnp.abs(a), jnp.abs(b))) + 0 * b,
+        y_error,
+        y0,
+        y1,
     )
     return rms_norm(scaled)
 

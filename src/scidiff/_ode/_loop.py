@@ -97,7 +97,6 @@ class Core(NamedTuple):
     c_prev: tuple
     n_iter: Any
     num_steps: Any
-    num_rejected: Any
     num_fevals: Any
     ev_count: tuple
     result: RESULTS
@@ -184,7 +183,6 @@ def init_core(cfg: LoopConfig, p: Params, y0: PyTree) -> Core:
         c_prev=tuple(_cond_value(cfg, p, e, p.s0, y0) for e in range(len(cfg.events))),
         n_iter=zero_i,
         num_steps=zero_i,
-        num_rejected=zero_i,
         num_fevals=num_fevals,
         ev_count=tuple(zero_i for _ in cfg.events),
         result=RESULTS.where(finite, RESULTS.successful, RESULTS.nonfinite),
@@ -209,8 +207,8 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
 
     out = solver.step(vf, t, t_next, y, p.args, core.state)
     step_ok = out.result == RESULTS.successful
-    y1_finite = _all_finite(out.y1)
     if cfg.fixed or not solver.adaptive:
+        y1_finite = _all_finite(out.y1)
         accept = step_ok & y1_finite
         failed = ~accept
         fail_result = RESULTS.where(y1_finite, out.result, RESULTS.nonfinite)
@@ -220,7 +218,7 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
     else:
         ctrl = cfg.controller
         err = scaled_error(out.y_error, y, out.y1, p.rtol, p.atol).astype(dtype)
-        finite = y1_finite & jnp.isfinite(err)
+        finite = jnp.isfinite(err)  # NaN also when y1 is not finite
         accept = step_ok & finite & (err <= 1)
         safe_err = jnp.where(finite, err, 1.0)
         factor = ctrl.factor(safe_err, core.err1, core.err2, accept, solver.error_order)
@@ -289,7 +287,6 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
         c_prev=tuple(jnp.where(accept, c_new[e], core.c_prev[e]) for e in range(n_ev)),
         n_iter=core.n_iter + 1,
         num_steps=core.num_steps + accept.astype(jnp.int32),
-        num_rejected=core.num_rejected + (~accept).astype(jnp.int32),
         num_fevals=core.num_fevals + jnp.asarray(out.num_fevals, jnp.int32),
         ev_count=tuple(
             jnp.minimum(core.ev_count[e] + ev_record[e].astype(jnp.int32), event.capacity)

@@ -390,7 +390,7 @@ def _solve(
     ys = raise_if_failed(ys, result, throw)
     stats = {
         "num_steps": core.num_steps,
-        "num_rejected": core.num_rejected,
+        "num_rejected": core.n_iter - core.num_steps,  # every attempt is one or the other
         "num_fevals": core.num_fevals,
     }
     event_ts = event_mask = event_ys = None

@@ -52,7 +52,6 @@ __all__ = [
     "ButcherTableau",
     "AbstractExplicitRK",
     "linear_combination",
-    "traced_combination",
     "rk_step",
 ]
 
@@ -181,24 +180,6 @@ def linear_combination(
     if y0 is None:
         return jax.tree_util.tree_map(lambda *kl: leaf(None, *kl), *k_trees)
     return jax.tree_util.tree_map(leaf, y0, *k_trees)
-
-
-def traced_combination(
-    y0: PyTree, h: Scalar, weights: Sequence[Scalar], ks: Sequence[PyTree]
-) -> PyTree:
-    """``y0 + h * sum_i weights[i] * ks[i]`` with traced scalar weights (interpolants).
-
-    Weights and ``h`` are cast to each leaf's dtype, so the result keeps ``y0``'s dtype.
-    """
-
-    def leaf(y, *kl):
-        ws = [jnp.asarray(w, dtype=y.dtype) for w in weights]
-        acc = ws[0] * kl[0]
-        for w, k in zip(ws[1:], kl[1:]):
-            acc = acc + w * k
-        return y + (jnp.asarray(h, dtype=y.dtype) * acc).astype(y.dtype)
-
-    return jax.tree_util.tree_map(leaf, y0, *ks)
 
 
 def rk_step(
@@ -357,10 +338,18 @@ class AbstractPolynomialDenseRK(AbstractExplicitRK):
         """The weights :math:`b_i(s)`, one per stage, at the step fraction ``s``."""
 
     def dense_info(self, f, t0, t1, y0, y1, args, ks, f1) -> PyTree:
+        # The stages stacked per leaf, (s, ...): interpolation is then one small matrix
+        # product (and its reverse mode one outer product) instead of s separate terms.
         del f, t0, t1, y1, args, f1
-        return (y0, tuple(ks))
+        return (y0, jax.tree_util.tree_map(lambda *k: jnp.stack(k), *ks))
 
     def interpolate(self, t0: Scalar, t1: Scalar, dense_info: PyTree, t: Scalar) -> PyTree:
-        y0, ks = dense_info
+        y0, k_stack = dense_info
         h = t1 - t0
-        return traced_combination(y0, h, self.dense_weights((t - t0) / h), ks)
+        weights = jnp.stack(self.dense_weights((t - t0) / h))
+
+        def leaf(y, k):
+            w = (jnp.asarray(h, y.dtype) * weights.astype(y.dtype)).astype(k.dtype)
+            return y + jnp.tensordot(w, k, axes=1).astype(y.dtype)
+
+        return jax.tree_util.tree_map(leaf, y0, k_stack)

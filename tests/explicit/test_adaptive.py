@@ -110,3 +110,16 @@ def test_float32_solve(name, problems):
     for a, b in zip(got, exact):
         assert a.dtype == jnp.float32
         np.testing.assert_allclose(a, b, atol=5e-4)
+
+
+@pytest.mark.parametrize(
+    "gains, history", [((0.0, 1.0, 0.0), 0), ((0.4, 0.3, 0.0), 1), ((0.3, 0.4, 0.1), 2)]
+)
+def test_pid_factor_matches_the_formula_and_reads_only_its_history(gains, history):
+    p, i, d = gains
+    ctrl = scidiff.PIDController(pcoeff=p, icoeff=i, dcoeff=d, factormax=100.0)
+    assert ctrl.history == history
+    k, e0, e1, e2 = 5, 0.3, 0.5, 0.8
+    expect = 0.9 * e0 ** (-(p + i + d) / k) * e1 ** ((p + 2 * d) / k) * e2 ** (-d / k)
+    got = ctrl.factor(jnp.asarray(e0), *(e1, e2)[:history], accepted=True, error_order=k)
+    assert abs(float(got) - expect) < 1e-12 * expect

@@ -93,15 +93,23 @@ class PIDController(AbstractStepSizeController):
         if self.dtmax is not None and not self.dtmax > 0:
             raise ValueError(f"PIDController `dtmax` must be positive, got {self.dtmax}.")
 
+    @property
+    def history(self) -> int:
+        """How many previous accepted error norms :meth:`factor` reads (0, 1 or 2)."""
+        if self.dcoeff != 0:
+            return 2
+        return 1 if self.pcoeff != 0 else 0
+
     def factor(
         self,
         err: Scalar,
-        err_prev: Scalar,
-        err_prev2: Scalar,
+        *err_hist: Scalar,
         accepted: Array,
         error_order: int,
     ) -> Scalar:
-        """``h_next / h`` from this and the two previous accepted error norms."""
+        """``h_next / h`` from this and the :attr:`history` previous accepted error norms
+        (most recent first; missing ones count as 1, which their zero exponent ignores)."""
+        err_prev, err_prev2 = (tuple(err_hist) + (1.0, 1.0))[:2]
         k = float(error_order)
         beta1 = (self.pcoeff + self.icoeff + self.dcoeff) / k
         beta2 = -(self.pcoeff + 2 * self.dcoeff) / k

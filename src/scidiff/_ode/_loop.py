@@ -92,15 +92,24 @@ class Core(NamedTuple):
     y: PyTree
     dt: Any
     state: PyTree
-    err1: Any
-    err2: Any
+    err_hist: tuple  # the controller's previous accepted error norms (0, 1 or 2 of them)
     c_prev: tuple
-    n_iter: Any
-    num_steps: Any
-    num_fevals: Any
+    counts: Any  # int32[3]: attempts, accepted steps, evaluations of f (one kernel to update)
     ev_count: tuple
     result: RESULTS
     done: Any
+
+    @property
+    def n_iter(self):
+        return self.counts[0]
+
+    @property
+    def num_steps(self):
+        return self.counts[1]
+
+    @property
+    def num_fevals(self):
+        return self.counts[2]
 
 
 class Record(NamedTuple):
@@ -172,18 +181,15 @@ def init_core(cfg: LoopConfig, p: Params, y0: PyTree) -> Core:
         dt = jnp.minimum(dt, cfg.controller.dtmax)
     finite = _all_finite((y0, f0))
     zero_i = jnp.asarray(0, jnp.int32)
-    one = jnp.ones((), dtype)
+    n_hist = cfg.controller.history if isinstance(cfg.controller, PIDController) else 0
     return Core(
         t=p.s0,
         y=y0,
         dt=jnp.asarray(dt, dtype),
         state=state,
-        err1=one,
-        err2=one,
+        err_hist=tuple(jnp.ones((), dtype) for _ in range(n_hist)),
         c_prev=tuple(_cond_value(cfg, p, e, p.s0, y0) for e in range(len(cfg.events))),
-        n_iter=zero_i,
-        num_steps=zero_i,
-        num_fevals=num_fevals,
+        counts=jnp.stack([zero_i, zero_i, num_fevals]),
         ev_count=tuple(zero_i for _ in cfg.events),
         result=RESULTS.where(finite, RESULTS.successful, RESULTS.nonfinite),
         done=~finite,
@@ -213,7 +219,7 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
         failed = ~accept
         fail_result = RESULTS.where(y1_finite, out.result, RESULTS.nonfinite)
         dt_next = core.dt
-        err1, err2 = core.err1, core.err2
+        err_hist = core.err_hist
         new_state = out.state
     else:
         ctrl = cfg.controller
@@ -221,7 +227,9 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
         finite = jnp.isfinite(err)  # NaN also when y1 is not finite
         accept = step_ok & finite & (err <= 1)
         safe_err = jnp.where(finite, err, 1.0)
-        factor = ctrl.factor(safe_err, core.err1, core.err2, accept, solver.error_order)
+        factor = ctrl.factor(
+            safe_err, *core.err_hist, accepted=accept, error_order=solver.error_order
+        )
         # A recoverable solver failure (Newton) or a non-finite trial: shrink hard.
         factor = jnp.where(step_ok, factor, 0.25)
         factor = jnp.where(finite, factor, ctrl.factormin)
@@ -235,8 +243,10 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
         fail_result = RESULTS.where(
             finite, RESULTS.where(step_ok, RESULTS.dt_underflow, out.result), RESULTS.nonfinite
         )
-        err1 = jnp.where(accept, safe_err, core.err1)
-        err2 = jnp.where(accept, core.err1, core.err2)
+        err_hist = tuple(
+            jnp.where(accept, new, old)
+            for new, old in zip((safe_err,) + core.err_hist[:-1], core.err_hist)
+        )
 
     # Events: sign changes over the accepted step, located on its interpolant.
     n_ev = len(cfg.events)
@@ -282,12 +292,16 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
         y=y_new,
         dt=dt_next,
         state=new_state,
-        err1=err1,
-        err2=err2,
+        err_hist=err_hist,
         c_prev=tuple(jnp.where(accept, c_new[e], core.c_prev[e]) for e in range(n_ev)),
-        n_iter=core.n_iter + 1,
-        num_steps=core.num_steps + accept.astype(jnp.int32),
-        num_fevals=core.num_fevals + jnp.asarray(out.num_fevals, jnp.int32),
+        counts=core.counts
+        + jnp.stack(
+            [
+                jnp.ones((), jnp.int32),
+                accept.astype(jnp.int32),
+                jnp.asarray(out.num_fevals, jnp.int32),
+            ]
+        ),
         ev_count=tuple(
             jnp.minimum(core.ev_count[e] + ev_record[e].astype(jnp.int32), event.capacity)
             for e, event in enumerate(cfg.events)

@@ -97,7 +97,6 @@ class Core(NamedTuple):
     counts: Any  # int32[3]: attempts, accepted steps, evaluations of f (one kernel to update)
     ev_count: tuple
     result: RESULTS
-    done: Any
 
     @property
     def n_iter(self):
@@ -192,8 +191,14 @@ def init_core(cfg: LoopConfig, p: Params, y0: PyTree) -> Core:
         counts=jnp.stack([zero_i, zero_i, num_fevals]),
         ev_count=tuple(zero_i for _ in cfg.events),
         result=RESULTS.where(finite, RESULTS.successful, RESULTS.nonfinite),
-        done=~finite,
     )
+
+
+def finished(p: Params, core: Core):
+    """Whether the solve is over: it reached ``s1`` (only an accepted step that ends there
+    moves ``t`` to ``s1``) or stopped with a result (failure, terminal event, overflow).
+    Derived rather than carried: one loop-carried leaf less."""
+    return (core.t >= p.s1) | (core.result != RESULTS.successful)
 
 
 def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
@@ -283,7 +288,6 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
     t_new = jnp.where(accept, t_end, t)
     y_new = tree_where(accept, y_end, y)
 
-    reached_end = accept & (t_next >= p.s1)
     result = RESULTS.where(terminal, RESULTS.event_occurred, core.result)
     result = RESULTS.where(overflow, RESULTS.event_overflow, result)
     result = RESULTS.where(failed, fail_result, result)
@@ -307,7 +311,6 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
             for e, event in enumerate(cfg.events)
         ),
         result=result,
-        done=reached_end | terminal | overflow | failed,
     )
     record = Record(
         accepted=accept,
@@ -366,9 +369,9 @@ def write(cfg: LoopConfig, p: Params, bufs: Buffers, before: Core, after: Core, 
     return Buffers(bufs.ys, d_t0, d_t1, d_end, d_info, tuple(ev_s), tuple(ev_y))
 
 
-def finalize(cfg: LoopConfig, core: Core, bufs: Buffers) -> tuple[Core, Buffers]:
+def finalize(cfg: LoopConfig, p: Params, core: Core, bufs: Buffers) -> tuple[Core, Buffers]:
     """Name a loop that ran out of steps; mask the unused dense slots."""
-    result = RESULTS.where(core.done, core.result, RESULTS.max_steps_reached)
+    result = RESULTS.where(finished(p, core), core.result, RESULTS.max_steps_reached)
     core = core._replace(result=result)
     if cfg.dense:
         used = jnp.arange(cfg.max_steps) < core.num_steps
@@ -416,7 +419,7 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
     def steps_until(carry, s_stop):
         def cond(carry):
             core = carry[0]
-            go = ~core.done & (core.n_iter < cfg.max_steps)
+            go = ~finished(p, core) & (core.n_iter < cfg.max_steps)
             return go if s_stop is None else go & (core.t < s_stop)
 
         return jax.lax.while_loop(cond, body, carry)
@@ -451,5 +454,5 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
         carry = steps_until(carry, None)
     core, _, bufs, ckpts = carry
     bufs = bufs._replace(ys=ys)
-    core, bufs = finalize(cfg, core, bufs)
+    core, bufs = finalize(cfg, p, core, bufs)
     return core, bufs, ckpts

@@ -392,8 +392,8 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
     Returns ``(core, buffers, checkpoints_or_None)``.
     """
     core0 = init_core(cfg, p, y0)
-    info_shape = jax.eval_shape(lambda: attempt(cfg, p, core0)[1].dense_info)
-    info0 = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), info_shape)
+    solver = solver_of(cfg, p)
+    info0 = solver.dense_info_zeros(vector_field(cfg, p), p.s0, y0, p.args, core0.state)
     last0 = (p.s0, p.s0 + 1, info0)  # a dummy step, never zero-width
     bufs0 = empty_buffers(cfg, y0, info0)
     ckpts0 = None
@@ -427,7 +427,6 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
     carry = (core0, last0, bufs0, ckpts0)
     ys = None
     if cfg.n_save:
-        solver = solver_of(cfg, p)
 
         def save(carry, s_i):
             carry = steps_until(carry, s_i)

@@ -102,18 +102,19 @@ def _add(a, b):
     return jax.tree_util.tree_map(lambda x, y: x + y, a, b)
 
 
-def record_cotangent(cfg, p, bufs_bar: Buffers, before: Core, after: Core, rec: Record):
+def record_cotangent(cfg, p, bufs_bar: Buffers, before: Core, after: Core, rec: Record, s_eval_bar):
     """The cotangent of one step's record, gathered from the output buffers' cotangents.
 
-    Returns ``(record_bar, s_eval_bar)``; the save-time part loops over this step's save
-    slots only (those in ``(before.t, after.t]``).
+    Returns ``(record_bar, s_eval_bar)`` with this step's contribution added to the running
+    ``s_eval_bar``; the save-time part loops over this step's save slots only (those in
+    ``(before.t, after.t]``).
     """
     dtype = cfg.time_dtype
     zero_t = jnp.zeros((), dtype)
     di_f, di_i = _inexact(rec.dense_info)
     tp_b, tn_b, te_b = zero_t, zero_t, zero_t
     di_b = jax.tree_util.tree_map(jnp.zeros_like, di_f)
-    se_b = None
+    se_b = s_eval_bar
     if cfg.n_save:
         solver = solver_of(cfg, p)
 
@@ -127,11 +128,12 @@ def record_cotangent(cfg, p, bufs_bar: Buffers, before: Core, after: Core, rec: 
             ga, gb, gdi, gs = vjp(ct)
             return tp_b + ga, tn_b + gb, _add(di_b, gdi), se_b.at[i].add(gs)
 
-        se0 = jnp.zeros((cfg.n_save,), dtype)
-        # O(T) compares in one fused kernel: cheaper than a binary-search loop here.
-        lo = jnp.searchsorted(p.s_eval, before.t, side="right", method="compare_all")
-        hi = jnp.searchsorted(p.s_eval, after.t, side="right", method="compare_all")
-        tp_b, tn_b, di_b, se_b = jax.lax.fori_loop(lo, hi, body, (tp_b, tn_b, di_b, se0))
+        # O(T) compares in one fused kernel (both ends at once): cheaper than a
+        # binary-search loop here.
+        lo, hi = jnp.searchsorted(
+            p.s_eval, jnp.stack([before.t, after.t]), side="right", method="compare_all"
+        )
+        tp_b, tn_b, di_b, se_b = jax.lax.fori_loop(lo, hi, body, (tp_b, tn_b, di_b, se_b))
     if cfg.dense:
         k = jnp.minimum(before.num_steps, cfg.max_steps - 1)
         acc = rec.accepted
@@ -255,10 +257,8 @@ def _checkpointed_backward(cfg, K, y0, p, core_fin, ckpts, core_bar, bufs_bar):
             )
             after = eqx.combine(nc_f, nc_i)
             rec = eqx.combine(r_f, r_i)
-            rbar, se_add = record_cotangent(cfg, p, bufs_bar, core_j, after, rec)
+            rbar, sebar = record_cotangent(cfg, p, bufs_bar, core_j, after, rec, sebar)
             cbar_j, pbar_j = vjp_fn((cbar, rbar))
-            if sebar is not None:
-                sebar = sebar + se_add
             return cbar_j, _add(pbar, pbar_j), sebar
 
         cbar, pbar, sebar = jax.lax.fori_loop(0, m, reverse, (cbar, pbar, sebar))

@@ -123,3 +123,24 @@ def test_pid_factor_matches_the_formula_and_reads_only_its_history(gains, histor
     expect = 0.9 * e0 ** (-(p + i + d) / k) * e1 ** ((p + 2 * d) / k) * e2 ** (-d / k)
     got = ctrl.factor(jnp.asarray(e0), *(e1, e2)[:history], accepted=True, error_order=k)
     assert abs(float(got) - expect) < 1e-12 * expect
+
+
+@pytest.mark.parametrize("y0", [[1.0, 1.0], [2.0, 0.5], [1e-3, 40.0]])
+def test_initial_step_matches_scipy(y0):
+    # Hairer's starting-step heuristic, against scipy's own implementation (RMS norms).
+    from scipy.integrate._ivp.common import select_initial_step as scipy_step
+
+    from scidiff._ode._controller import select_initial_step
+
+    y0 = np.asarray(y0)
+    f = lambda t, y, args: lotka_volterra(t, y, args)  # noqa: E731
+    f0 = np.asarray(f(0.0, jnp.asarray(y0), None))
+    for error_order, rtol, atol in [(5, 1e-6, 1e-8), (4, 1e-3, 1e-6), (8, 1e-10, 1e-12)]:
+        ours = select_initial_step(
+            f, 0.0, jnp.asarray(y0), None, jnp.asarray(f0), 10.0, error_order, rtol, atol
+        )
+        ref = scipy_step(
+            lambda t, y: np.asarray(f(t, jnp.asarray(y), None)),
+            0.0, y0, 10.0, np.inf, f0, 1, error_order - 1, rtol, atol,
+        )  # fmt: skip
+        assert abs(float(ours) - ref) <= 1e-12 * ref

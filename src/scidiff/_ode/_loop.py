@@ -217,7 +217,10 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
     t_next = jnp.where(near_end, p.s1, t_try)
 
     out = solver.step(vf, t, t_next, y, p.args, core.state)
-    step_ok = out.result == RESULTS.successful
+    # Explicit methods return the constant RESULTS.successful: keep that static (Python
+    # True) rather than comparing constants, which JAX would evaluate eagerly while tracing.
+    static_ok = out.result is RESULTS.successful
+    step_ok = True if static_ok else out.result == RESULTS.successful
     if cfg.fixed or not solver.adaptive:
         y1_finite = _all_finite(out.y1)
         accept = step_ok & y1_finite
@@ -236,7 +239,8 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
             safe_err, *core.err_hist, accepted=accept, error_order=solver.error_order
         )
         # A recoverable solver failure (Newton) or a non-finite trial: shrink hard.
-        factor = jnp.where(step_ok, factor, 0.25)
+        if not static_ok:
+            factor = jnp.where(step_ok, factor, 0.25)
         factor = jnp.where(finite, factor, ctrl.factormin)
         new_state = tree_where(accept, out.state, solver.state_after_reject(core.state, out))
         factor = solver.step_size_factor(new_state, factor)
@@ -245,9 +249,11 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
             dt_next = jnp.minimum(dt_next, ctrl.dtmax)
         dt_min = 8 * eps * jnp.maximum(jnp.abs(t), jnp.abs(p.s1 - p.s0))
         failed = ~accept & (dt_next < jax.lax.stop_gradient(dt_min))
-        fail_result = RESULTS.where(
-            finite, RESULTS.where(step_ok, RESULTS.dt_underflow, out.result), RESULTS.nonfinite
-        )
+        if static_ok:
+            solver_failure = RESULTS.dt_underflow
+        else:
+            solver_failure = RESULTS.where(step_ok, RESULTS.dt_underflow, out.result)
+        fail_result = RESULTS.where(finite, solver_failure, RESULTS.nonfinite)
         err_hist = tuple(
             jnp.where(accept, new, old)
             for new, old in zip((safe_err,) + core.err_hist[:-1], core.err_hist)

@@ -1,6 +1,8 @@
 """Every static mistake raises ValueError/TypeError naming the fix; every runtime failure
 is named in the error (throw=True) and in `result` (throw=False, also under vmap)."""
 
+import re
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -203,3 +205,30 @@ def test_scaled_error_is_nan_when_the_proposed_state_is_not_finite():
     for bad in (jnp.inf, -jnp.inf, jnp.nan):
         y1 = y0.at[1].set(bad)
         assert jnp.isnan(scaled_error(small, y0, y1, 1e-6, 1e-6))
+
+
+def test_raise_if_failed_under_vmap_names_the_worst_failure_and_ignores_terminal_events():
+    from scidiff._results import raise_if_failed
+
+    codes = {
+        "ok": RESULTS.successful,
+        "event": RESULTS.event_occurred,  # a terminal event is a successful stop
+        "steps": RESULTS.max_steps_reached,
+        "nonfinite": RESULTS.nonfinite,
+    }
+
+    def check(names):
+        def one(i):
+            result = codes[names[0]]
+            for k, name in enumerate(names[1:], 1):
+                result = RESULTS.where(i == k, codes[name], result)
+            return raise_if_failed(i * 1.0, result, throw=True)
+
+        return eqx.filter_jit(jax.vmap(one))(jnp.arange(len(names)))
+
+    assert check(["ok", "event", "ok"]).tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(eqx.EquinoxRuntimeError, match="max_steps"):
+        check(["ok", "steps", "event"])
+    worst = max([RESULTS.max_steps_reached, RESULTS.nonfinite], key=lambda r: int(r._value))
+    with pytest.raises(eqx.EquinoxRuntimeError, match=re.escape(RESULTS[worst][:30])):
+        check(["nonfinite", "ok", "steps"])

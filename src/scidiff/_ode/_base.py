@@ -119,10 +119,14 @@ class AbstractODESolver(eqx.Module):
         del rtol, atol
         return self
 
-    def dense_info_zeros(self, f: VectorField, t0: Scalar, y0: PyTree, args: Any, state: PyTree):
-        """Zeros shaped like the ``dense_info`` that :meth:`step` returns: the loop's
-        placeholder before the first step. Default: from an abstract evaluation of
-        :meth:`step`; solvers that know their layout override it (saves a trace)."""
+    def dense_info_placeholder(
+        self, f: VectorField, t0: Scalar, y0: PyTree, args: Any, state: PyTree
+    ) -> PyTree:
+        """Finite values laid out like the ``dense_info`` that :meth:`step` returns: the
+        loop's placeholder before the first step (never interpolated). Default: zeros,
+        from an abstract evaluation of :meth:`step`. Solvers that know their layout
+        override it, reusing ``y0`` where they can (no trace, no new arrays).
+        """
         shapes = jax.eval_shape(lambda: self.step(f, t0, t0 + 1, y0, args, state).dense_info)
         return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 

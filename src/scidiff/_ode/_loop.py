@@ -399,7 +399,7 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
     """
     core0 = init_core(cfg, p, y0)
     solver = solver_of(cfg, p)
-    info0 = solver.dense_info_zeros(vector_field(cfg, p), p.s0, y0, p.args, core0.state)
+    info0 = solver.dense_info_placeholder(vector_field(cfg, p), p.s0, y0, p.args, core0.state)
     last0 = (p.s0, p.s0 + 1, info0)  # a dummy step, never zero-width
     bufs0 = empty_buffers(cfg, y0, info0)
     ckpts0 = None

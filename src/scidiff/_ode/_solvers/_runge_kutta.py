@@ -324,9 +324,8 @@ class AbstractExplicitRK(AbstractODESolver):
         y0, y1, f0, f1 = dense_info
         return hermite_interpolate(t0, t1, y0, y1, f0, f1, t)
 
-    def dense_info_zeros(self, f, t0, y0, args, state) -> PyTree:
-        zeros = jax.tree_util.tree_map(jnp.zeros_like, y0)
-        return (zeros, zeros, zeros, zeros)
+    def dense_info_placeholder(self, f, t0, y0, args, state) -> PyTree:
+        return (y0, y0, y0, y0)
 
 
 class AbstractPolynomialDenseRK(AbstractExplicitRK):
@@ -347,12 +346,9 @@ class AbstractPolynomialDenseRK(AbstractExplicitRK):
         del f, t0, t1, y1, args, f1
         return (y0, jax.tree_util.tree_map(lambda *k: jnp.stack(k), *ks))
 
-    def dense_info_zeros(self, f, t0, y0, args, state) -> PyTree:
+    def dense_info_placeholder(self, f, t0, y0, args, state) -> PyTree:
         s = self.tableau.num_stages
-        return (
-            jax.tree_util.tree_map(jnp.zeros_like, y0),
-            jax.tree_util.tree_map(lambda y: jnp.zeros((s,) + jnp.shape(y), y.dtype), y0),
-        )
+        return (y0, jax.tree_util.tree_map(lambda y: jnp.zeros((s,) + jnp.shape(y), y.dtype), y0))
 
     def interpolate(self, t0: Scalar, t1: Scalar, dense_info: PyTree, t: Scalar) -> PyTree:
         y0, k_stack = dense_info

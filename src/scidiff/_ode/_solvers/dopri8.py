@@ -363,9 +363,8 @@ class Dopri8(AbstractExplicitRK):
         Fs = [linear_combination(None, h, row, ks) for row in _D]
         return (y0, (delta, F1, F2, *Fs))
 
-    def dense_info_zeros(self, f, t0, y0, args, state) -> PyTree:
-        zeros = jax.tree_util.tree_map(jnp.zeros_like, y0)
-        return (zeros, (zeros,) * (3 + len(_D)))
+    def dense_info_placeholder(self, f, t0, y0, args, state) -> PyTree:
+        return (y0, (y0,) * (3 + len(_D)))
 
     def interpolate(self, t0: Scalar, t1: Scalar, dense_info: PyTree, t: Scalar) -> PyTree:
         r""":math:`y = y_0 + x(F_0 + u(F_1 + x(F_2 + u(F_3 + x(F_4 + u(F_5 + x F_6))))))`,

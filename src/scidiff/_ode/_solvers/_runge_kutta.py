@@ -219,8 +219,9 @@ def _rk_step_looped(tableau, f, t0, t1, y0, args, f0):
     """:func:`rk_step` with stages ``2..s`` in one ``lax.scan`` over the tableau's rows.
 
     The stage derivatives live in one ``(s, ...)`` buffer per leaf; row ``i`` of ``a``
-    (zero-padded to ``s``) combines them with the same left-to-right multiply-add chain as
-    the unrolled step (a zero coefficient adds an exact zero).
+    (zero-padded to ``s``) combines them in one contraction. Reverse mode through the
+    scan keeps per stage only the combination's row and ``f``'s inputs (``f`` is
+    rematerialised): a few stacked residuals instead of one per intermediate of ``f``.
     """
     h = t1 - t0
     s = tableau.num_stages
@@ -240,15 +241,14 @@ def _rk_step_looped(tableau, f, t0, t1, y0, args, f0):
         i, a_row, c_i = row
         yi = []
         for y, kb in zip(y_leaves, k_buf):
-            w = a_row.astype(kb.dtype)
-            acc = w[0] * kb[0]
-            for j in range(1, s):
-                acc = acc + w[j] * kb[j]
+            acc = jnp.tensordot(a_row.astype(kb.dtype), kb, axes=1)
             yi.append(y + (jnp.asarray(h, y.dtype) * acc).astype(y.dtype))
         t_i = t0 + c_i.astype(jnp.result_type(t0, h)) * h
         if fsal:  # the last stage is f(t1, y1), evaluated at exactly t1
             t_i = jnp.where(i == n_rows - 1, t1, t_i)
-        k_i = treedef.flatten_up_to(f(t_i, jax.tree_util.tree_unflatten(treedef, yi), args))
+        k_i = treedef.flatten_up_to(
+            jax.checkpoint(f)(t_i, jax.tree_util.tree_unflatten(treedef, yi), args)
+        )
         k_buf = [kb.at[i + 1].set(k.astype(kb.dtype)) for kb, k in zip(k_buf, k_i)]
         return (k_buf, yi), None
 

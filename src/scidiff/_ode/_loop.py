@@ -406,13 +406,15 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
     if checkpoint_every is not None:
         n_ckpt = -(-cfg.max_steps // checkpoint_every)
         layout = RowLayout(core0)
-        ckpts0 = layout.empty(n_ckpt + 1)  # the last row takes the writes between checkpoints
+        ckpts0 = layout.empty(n_ckpt + 1)
 
     def body(carry):
         core, last, bufs, ckpts = carry
         if ckpts is not None:
-            first = core.n_iter % checkpoint_every == 0
-            slot = jnp.where(first, core.n_iter // checkpoint_every, n_ckpt)
+            # Row ceil(n / K): the last carry written to row r is the one at n = r K,
+            # the start of segment r; rows of segments never started are never read.
+            n = core.n_iter
+            slot = jax.lax.div(n + (checkpoint_every - 1), jnp.asarray(checkpoint_every, n.dtype))
             ckpts = layout.write(ckpts, slot, core)
         new_core, rec = attempt(cfg, p, core)
         bufs = write(cfg, p, bufs, core, new_core, rec)

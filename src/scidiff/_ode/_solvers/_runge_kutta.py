@@ -252,7 +252,7 @@ def _rk_step_looped(tableau, f, t0, t1, y0, args, f0):
         k_buf = [kb.at[i + 1].set(k.astype(kb.dtype)) for kb, k in zip(k_buf, k_i)]
         return (k_buf, yi), None
 
-    rows = (jnp.arange(n_rows), jnp.asarray(a), jnp.asarray(tableau.c))
+    rows = (np.arange(n_rows), a, np.asarray(tableau.c))  # constants, not traced ops
     (k_buf, y_last), _ = jax.lax.scan(stage, (k_buf0, y_leaves), rows)
     ks = [jax.tree_util.tree_unflatten(treedef, [kb[j] for kb in k_buf]) for j in range(s)]
     if fsal:

@@ -272,6 +272,12 @@ class AbstractExplicitRK(AbstractODESolver):
     (``None`` for fixed-step methods, whose tableau has no ``b_error``), ``init_fevals``
     (evaluations of ``f`` made by :meth:`init`: 1; the loop adds it to ``num_fevals``)
     and ``extra_fevals`` (evaluations made by :meth:`dense_info`: 3 for Dopri8).
+
+    Arguments (keyword only, every explicit RK solver):
+        scan_stages: ``None`` (default): stages unrolled in the forward solve and looped
+            (``lax.scan``) in :class:`~scidiff.RecursiveCheckpoint`'s reverse pass;
+            ``True``: looped in both (smallest program, fastest compile); ``False``:
+            unrolled in both (fastest gradient, slowest compile). Same steps either way.
     """
 
     tableau: ClassVar[ButcherTableau]

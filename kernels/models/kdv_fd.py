@@ -29,7 +29,7 @@ import jax.numpy as jnp
 
 from .._grid import Grid
 from ._base import AbstractPDEModel
-from ._fd_common import check_state, hold_dirichlet_nodes
+from ._fd_common import hold_dirichlet_nodes
 from .kuramoto_sivashinsky_fd import bounded_bcs_1d, shifted_copies
 
 __all__ = ["KortewegDeVriesFD"]
@@ -81,11 +81,7 @@ class KortewegDeVriesFD(AbstractPDEModel):
         self.viscosity = jnp.asarray(viscosity)
 
     def __call__(self, t: Any, u: Any, args: Any = None) -> Any:
-        check_state(u, self.grid, "KortewegDeVriesFD")
-        u = jnp.asarray(u)
-        if not jnp.issubdtype(u.dtype, jnp.inexact):
-            u = u.astype(jnp.result_type(float))
-        s, h = shifted_copies(u, self.grid, self.bcs)
+        u, s, h = shifted_copies(u, self.grid, self.bcs, "KortewegDeVriesFD")
         dt = u.dtype
         u_x = (s[1] - s[-1]) / jnp.asarray(2 * h, dt)
         uu_x = (s[1] ** 2 - s[-1] ** 2) / jnp.asarray(2 * h, dt)

@@ -66,11 +66,17 @@ def bounded_bcs_1d(grid: Grid, bcs: Any, model: str, periodic_alt: str):
     return grid, pairs
 
 
-def shifted_copies(u, grid: Grid, bcs):
-    """``(s, h)`` with ``s[k][i] = u[i + k]`` for ``k = -2..2`` (ghosts from :func:`pad`)."""
+def shifted_copies(u, grid: Grid, bcs, model: str):
+    """Check ``u`` against the grid (naming ``model``), promote an integer ``u`` to float;
+    return ``(u, s, h)`` with ``s[k][i] = u[i + k]`` for ``k = -2..2`` (ghosts from
+    :func:`pad`) and the spacing ``h``."""
+    check_state(u, grid, model)
+    u = jnp.asarray(u)
+    if not jnp.issubdtype(u.dtype, jnp.inexact):
+        u = u.astype(jnp.result_type(float))
     n = grid.shape[0]
     p = pad(u, grid, bcs, 2)
-    return {k: p[2 + k : 2 + k + n] for k in range(-2, 3)}, grid.spacing[0]
+    return u, {k: p[2 + k : 2 + k + n] for k in range(-2, 3)}, grid.spacing[0]
 
 
 class KuramotoSivashinskyFD(AbstractPDEModel):
@@ -126,11 +132,7 @@ class KuramotoSivashinskyFD(AbstractPDEModel):
         self.form = form
 
     def __call__(self, t: Any, u: Any, args: Any = None) -> Any:
-        check_state(u, self.grid, "KuramotoSivashinskyFD")
-        u = jnp.asarray(u)
-        if not jnp.issubdtype(u.dtype, jnp.inexact):
-            u = u.astype(jnp.result_type(float))
-        s, h = shifted_copies(u, self.grid, self.bcs)
+        u, s, h = shifted_copies(u, self.grid, self.bcs, "KuramotoSivashinskyFD")
         dt = u.dtype
         u_xx = (s[1] - 2 * s[0] + s[-1]) / jnp.asarray(h**2, dt)
         u_xxxx = (s[2] - 4 * (s[1] + s[-1]) + 6 * s[0] + s[-2]) / jnp.asarray(h**4, dt)

@@ -1,6 +1,8 @@
 """Looped stages (``scan_stages``) take the same steps as unrolled ones, and the packed
 row storage of the checkpointed adjoint round-trips any carry."""
 
+import inspect
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,41 +10,30 @@ import pytest
 
 import scidiff
 from scidiff._ode._rows import RowLayout
+from scidiff._ode._solvers._runge_kutta import AbstractExplicitRK
+
+# Every explicit Runge--Kutta solver scidiff exports (a new one is covered automatically).
+RK = sorted(
+    (
+        c
+        for c in vars(scidiff).values()
+        if isinstance(c, type) and issubclass(c, AbstractExplicitRK) and not inspect.isabstract(c)
+    ),
+    key=lambda c: c.__name__,
+)
 
 
-def decay(t, y, args):
-    """u' = -u^2, v' = -2t(1+t) u v: u = 1/(1+t), v = exp(-t^2) from u0 = v0 = 1."""
-    t = jnp.asarray(t, y["u"].dtype)
-    return {"u": -(y["u"] ** 2), "v": -2.0 * t * (1.0 + t) * y["u"] * y["v"]}
-
-
-def decay_y0(dtype):
-    return {"u": jnp.asarray(1.0, dtype), "v": jnp.asarray(1.0, dtype)}
-
-
-RK = [
-    scidiff.Euler,
-    scidiff.Heun,
-    scidiff.Midpoint,
-    scidiff.RK4,
-    scidiff.Bosh3,
-    scidiff.Dopri5,
-    scidiff.Tsit5,
-    scidiff.Dopri8,
-]
-
-
-def _step(solver, dtype):
-    y0 = decay_y0(dtype)
-    f0 = solver.init(decay, 0.3, 0.5, y0, None)
-    return jax.jit(lambda: solver.step(decay, 0.3, 0.5, y0, None, f0))()
+def _step(solver, dtype, P):
+    y0 = P.decay_y0(dtype)
+    f0 = solver.init(P.decay, 0.3, 0.5, y0, None)
+    return jax.jit(lambda: solver.step(P.decay, 0.3, 0.5, y0, None, f0))()
 
 
 @pytest.mark.parametrize("cls", RK, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64], ids=["f32", "f64"])
-def test_looped_step_matches_unrolled(cls, dtype):
-    unrolled = _step(cls(scan_stages=False), dtype)
-    looped = _step(cls(scan_stages=True), dtype)
+def test_looped_step_matches_unrolled(cls, dtype, problems):
+    unrolled = _step(cls(scan_stages=False), dtype, problems)
+    looped = _step(cls(scan_stages=True), dtype, problems)
     assert jax.tree_util.tree_structure(looped) == jax.tree_util.tree_structure(unrolled)
     # Same formula, possibly another rounding order: Dopri8's coefficients reach ~1e3,
     # so cancelling combinations (error estimate, dense coefficients) carry ~1e3 eps.
@@ -59,7 +50,7 @@ def _loss(solver, adjoint):
         sol = scidiff.solve_ivp(
             lambda t, y, k: {"u": -k * y["u"] ** 2, "v": -k * y["u"] * y["v"]},
             (0.0, 2.0),
-            decay_y0(jnp.float64),
+            {"u": jnp.asarray(1.0), "v": jnp.asarray(1.0)},
             args=k,
             solver=solver,
             adjoint=adjoint,

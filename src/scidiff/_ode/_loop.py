@@ -453,7 +453,7 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
 
         # One more "save" at s1 finishes the solve inside the same scan: the step body
         # then appears once in the program, not twice (XLA compile time is about
-        # proportional to it). Reaching s1 sets `done`, so the stop is the same.
+        # proportional to it). Reaching s1 finishes the solve, so the stop is the same.
         s_stops = jnp.concatenate([p.s_eval, jnp.reshape(p.s1, (1,)).astype(p.s_eval.dtype)])
         carry, ys = jax.lax.scan(save, carry, s_stops)
         ys = jax.tree_util.tree_map(lambda v: v[:-1], ys)

@@ -196,7 +196,8 @@ def rk_step(
 
     ``ks`` are the stage derivatives ``k_1..k_s`` (``k_1 = f0``); ``f1 = f(t1, y1)`` (the
     FSAL stage, or one extra evaluation for non-FSAL tableaux). ``stage_loop=True``
-    evaluates stages ``2..s`` in a ``lax.scan`` (same arithmetic, smaller program).
+    evaluates stages ``2..s`` in a ``lax.scan`` (same formulas, possibly another rounding
+    order; smaller program).
     """
     if stage_loop and len(tableau.a) > 1:
         return _rk_step_looped(tableau, f, t0, t1, y0, args, f0)

@@ -16,10 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 import equinox as eqx
-import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Int
+
+from ._compat import unvmap_max
 
 __all__ = ["RESULTS", "is_successful", "AbstractSolution", "raise_if_failed", "check_tolerances"]
 
@@ -96,7 +97,7 @@ def raise_if_failed(value: Any, result: RESULTS, throw: bool) -> Any:
     # batch once; equinox's own batching of `error_if` would reduce the predicate and the
     # index separately (two reductions, four XLA kernels, more compile time).
     failed = jnp.logical_not(is_successful(result))
-    index = eqxi.unvmap_max(jnp.where(failed, result._value, 0))
+    index = unvmap_max(jnp.where(failed, result._value, 0))
     return eqx.branched_error_if(value, index > 0, index, RESULTS._index_to_message)
 
 

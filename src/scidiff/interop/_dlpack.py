@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 
 import jax
 
+from .._compat import jax_dlpack_cpu
+
 __all__ = [
     "CapsuleInfo",
     "describe_capsule",
@@ -178,9 +180,11 @@ _KDL_CPU = 1
 def _probe_fast_import():
     try:
         import numpy as np
-        from jax._src.lib import _jax  # private: guarded by the probe below
 
-        to_buffer = _jax.dlpack_managed_tensor_to_buffer
+        fns = jax_dlpack_cpu()  # private JAX API: guarded by the probe below
+        if fns is None:
+            return None
+        to_buffer = fns[0]
         cpu = jax.local_devices(backend="cpu")[0]
         probe = np.arange(16, dtype=np.float32)
         arr = to_buffer(probe.__dlpack__(), cpu, None, None, _KDL_CPU)
@@ -217,9 +221,11 @@ def import_dlpack(obj: Any, copy: bool | None = None) -> Any:
 def _probe_fast_export():
     try:
         import numpy as np
-        from jax._src.lib import _jax  # private: guarded by the probe below
 
-        to_capsule = _jax.buffer_to_dlpack_managed_tensor
+        fns = jax_dlpack_cpu()  # private JAX API: guarded by the probe below
+        if fns is None:
+            return None
+        to_capsule = fns[1]
         x = jax.device_put(np.arange(16, dtype=np.float32), jax.local_devices(backend="cpu")[0])
         capsule = to_capsule(x, stream=None)
         info = describe_capsule(capsule)

@@ -23,19 +23,14 @@ import jax
 import numpy as np
 import tensorflow as tf
 
+from .._compat import tf_record
 from ._common import CompiledFunction, _conj_complex, split_static
 from ._tf_bridge import array_to_tf, read_tensor, tensor_to_jax
 
 # TensorFlow's eager tape API (what `tf.custom_gradient` itself calls, minus ~1 ms of
-# Python per call). Internal, so guarded: without it, `tf.custom_gradient` is used and
-# every call records.
-try:
-    from tensorflow.python.eager import record as _tf_record
-
-    _record_operation = _tf_record.record_operation
-    _could_record = _tf_record.could_possibly_record
-except (ImportError, AttributeError):  # pragma: no cover - depends on the TF version
-    _record_operation = _could_record = None
+# Python per call). Private, so it lives in scidiff._compat; without it,
+# `tf.custom_gradient` is used and every call records.
+_record_operation, _could_record = tf_record() or (None, None)
 
 __all__ = ["wrap"]  # and KerasLayer, created on first access (imports keras)
 

@@ -21,11 +21,11 @@ $(VENV)/.core: $(PY) pyproject.toml setup.py constraints.txt
 
 $(VENV)/.test: $(VENV)/.core
 	$(PIP) install $(CONSTRAINTS) "$(TORCH_SPEC)"
-	$(PIP) install $(CONSTRAINTS) -e ".[examples,cli,test,torch,tf]"
+	$(PIP) install $(CONSTRAINTS) -e ".[examples,cli,test,torch,tf,checkpoint]"
 	touch $@
 
 $(VENV)/.bench: $(VENV)/.test
-	$(PIP) install $(CONSTRAINTS) -e ".[examples,cli,test,torch,tf,bench]"
+	$(PIP) install $(CONSTRAINTS) -e ".[examples,cli,test,torch,tf,checkpoint,bench]"
 	touch $@
 
 demo: $(VENV)/.core

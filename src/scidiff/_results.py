@@ -98,7 +98,16 @@ def raise_if_failed(value: Any, result: RESULTS, throw: bool) -> Any:
     # index separately (two reductions, four XLA kernels, more compile time).
     failed = jnp.logical_not(is_successful(result))
     index = unvmap_max(jnp.where(failed, result._value, 0))
+    if _FAILURE_HOOKS:  # a graph-mode bridge is tracing: the status becomes an output
+        return _FAILURE_HOOKS[-1](value, index)
     return eqx.branched_error_if(value, index > 0, index, RESULTS._index_to_message)
+
+
+# Trace-time switch for the graph-mode bridges (scidiff.interop.tensorflow): equinox's
+# check is a host callback, which exported/graph code cannot carry. While a bridge traces,
+# it pushes ``hook(value, index) -> value`` here and carries ``index`` (0 = success, else
+# the RESULTS value of the worst failure) out to the framework, which raises there.
+_FAILURE_HOOKS: list[Any] = []
 
 
 def check_tolerances(rtol: Any, atol: Any) -> None:

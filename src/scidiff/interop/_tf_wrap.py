@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from .._compat import tf_record
 from ._common import CompiledFunction, _conj_complex, split_static
+from ._status import StatusRecord, status_in_outputs, tf_check_status
 from ._tf_bridge import array_to_tf, read_tensor, tensor_to_jax
 
 # TensorFlow's eager tape API (what `tf.custom_gradient` itself calls, minus ~1 ms of
@@ -144,15 +145,27 @@ class _Wrapped:
         poly = _polymorphic_spec(dyn)
         key = (id(compiled), None if poly is None else tuple(poly))
         converted = self._converted.get(key)
+        records: list[StatusRecord] = []
         if converted is None:
 
             def flat(*xs):
-                return tuple(compiled._flat_call(list(xs)))
+                # A solve with throw=True cannot raise from a graph (equinox's check is a
+                # host callback): while tracing, its failure rides in the outputs instead.
+                with status_in_outputs(self._where) as record:
+                    out = tuple(compiled._flat_call(list(xs)))
+                records.append(record)
+                return out
 
-            converted = self._converted[key] = jax2tf.convert(
+            converted = jax2tf.convert(
                 _tf_complex_convention(flat), with_gradient=True, polymorphic_shapes=poly
             )
-        return list(converted(*dyn))
+            self._converted[key] = (converted, records)
+        else:
+            converted, records = converted
+        outs = list(converted(*dyn))
+        if any(r.checks for r in records):  # ... and is raised here, on the TF side
+            outs = tf_check_status(outs, self._where)
+        return outs
 
 
 def _tf_complex_convention(fn: Callable) -> Callable:

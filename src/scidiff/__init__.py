@@ -20,6 +20,8 @@ from ._ode._event import Event as Event
 from ._ode._adjoint import RecursiveCheckpoint as RecursiveCheckpoint
 from ._ode._adjoint import Backsolve as Backsolve
 from ._ode._adjoint import ForwardMode as ForwardMode
+from ._ode._adjoint import AbstractAdjoint as AbstractAdjoint
+from ._ode._controller import AbstractStepSizeController as AbstractStepSizeController
 from ._ode._controller import PIDController as PIDController
 from ._ode._controller import ConstantStepSize as ConstantStepSize
 from ._ode._solution import ODESolution as ODESolution
@@ -54,6 +56,16 @@ from ._sde import solve_sde as solve_sde
 # --- linear systems (issue 3) ---
 from ._linear._linear_solve import LinearSolution as LinearSolution
 from ._linear._linear_solve import linear_solve as linear_solve
+from ._linear._solver import CG as CG
+from ._linear._solver import GMRES as GMRES
+from ._linear._solver import LU as LU
+from ._linear._solver import AbstractLinearSolver as AbstractLinearSolver
+from ._linear._solver import BiCGSTAB as BiCGSTAB
+from ._linear._solver import Cholesky as Cholesky
+from ._linear._solver import FlatOperator as FlatOperator
+from ._ode._solvers import AbstractIterationMatrix as AbstractIterationMatrix
+from ._ode._solvers import DenseJacobian as DenseJacobian
+from ._ode._solvers import MatrixFreeJacobian as MatrixFreeJacobian
 
 # --- nonlinear equations and optimisation (issue 3) ---
 from ._nonlinear._common import RootSolution as RootSolution

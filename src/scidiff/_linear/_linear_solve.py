@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 from jaxtyping import Array, Int, PyTree
 
 from .._results import RESULTS, AbstractSolution, check_tolerances, raise_if_failed
-from ._bicgstab import bicgstab
-from ._cg import cg
-from ._dense import cholesky_solvers, lu_solvers, materialise
-from ._gmres import gmres
+from ._dense import hermitian_defect
+from ._differentiable import solve_implicit
 from ._operator import FlatProblem, flatten_problem
+from ._solver import CG, GMRES, LU, AbstractLinearSolver, BiCGSTAB, Cholesky, FlatOperator
 
 __all__ = ["linear_solve", "LinearSolution", "METHODS"]
 
@@ -50,6 +49,43 @@ def _pick_method(method: str, dense: bool, assume: str | None) -> str:
     return "cg" if assume == "spd" else "gmres"
 
 
+def _solver_of(method: str, rtol, atol, maxiter, restart) -> AbstractLinearSolver:
+    if method == "lu":
+        return LU()
+    if method == "cholesky":
+        return Cholesky()
+    if method == "cg":
+        return CG(rtol=rtol, atol=atol, maxiter=maxiter)
+    if method == "bicgstab":
+        return BiCGSTAB(rtol=rtol, atol=atol, maxiter=maxiter)
+    return GMRES(rtol=rtol, atol=atol, maxiter=maxiter, restart=restart)
+
+
+def _check_nan_tolerances(rtol, atol) -> None:
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        try:
+            bad = bool(jnp.any(jnp.isnan(jnp.asarray(tol))))
+        except jax.errors.ConcretizationTypeError:  # traced: a NaN then never converges
+            continue
+        if bad:
+            raise ValueError(f"`{name}` must be a number, got {tol!r} (NaN).")
+
+
+def _check_cholesky_symmetric(matrix) -> None:
+    """Refuse a concretely non-Hermitian matrix for Cholesky (it reads one triangle only:
+    the answer would be the solution of another system). Traced matrices are checked at
+    run time (``RESULTS.not_positive_definite``)."""
+    try:
+        bad = bool(hermitian_defect(matrix))
+    except jax.errors.ConcretizationTypeError:
+        return
+    if bad:
+        raise ValueError(
+            "method='cholesky' needs a symmetric (Hermitian) positive definite matrix, but "
+            "`A` is not symmetric: use method='lu' (or 'gmres'/'bicgstab' for a callable)."
+        )
+
+
 def _transposed_precond(prob: FlatProblem) -> Callable[[Array], Array] | None:
     """``M^T`` for the transposed solve: the matrix transpose, ``jax.linear_transpose`` of
     a callable ``M``, or -- if ``M`` is not transposable (not linear to JAX) -- ``M``
@@ -72,7 +108,7 @@ def linear_solve(
     A: Array | Callable[[PyTree], PyTree],
     b: PyTree[Array],
     *,
-    method: str = "auto",
+    method: str | AbstractLinearSolver = "auto",
     M: Array | Callable[[PyTree], PyTree] | None = None,
     x0: PyTree[Array] | None = None,
     rtol: float | Array = 1e-6,
@@ -93,12 +129,20 @@ def linear_solve(
     iterations: from ``A x = b``, ``dx = A^{-1}(db - dA x)``; reverse mode solves the
     transposed system ``A^T \bar b = \bar x`` with the same method (the transpose of a
     callable ``A`` comes from ``jax.linear_transpose``) and gives ``\bar A = -\bar b x^T``.
+    A transposed solve that fails in a backward pass (where there is no result object)
+    raises an error naming the cause. For a callable ``A`` that JAX cannot transpose
+    (one containing a ``lax.while_loop``), direct methods use the materialised matrix and
+    iterative ones refuse reverse mode with a message (forward mode works).
 
     Args:
         A: dense square matrix, or a linear callable ``x -> A @ x``.
         b: right-hand side; any pytree of arrays for a callable ``A``, a ``(n,)`` array
             for a dense one. Use ``vmap`` for several right-hand sides.
-        method: ``"auto"`` (dense -> ``"lu"``, or ``"cholesky"`` with ``assume="spd"``;
+        method: a solver object (:class:`scidiff.LU`, :class:`scidiff.Cholesky`,
+            :class:`scidiff.CG`, :class:`scidiff.GMRES`, :class:`scidiff.BiCGSTAB`, or
+            your own :class:`scidiff.AbstractLinearSolver`; it carries its own
+            tolerances, so ``rtol``/``atol``/``maxiter``/``restart`` must then be left
+            at their defaults), or a name: ``"auto"`` (dense -> ``"lu"``, or ``"cholesky"`` with ``assume="spd"``;
             callable -> ``"gmres"``, or ``"cg"`` with ``assume="spd"``), ``"lu"``,
             ``"cholesky"`` (these two materialise a callable ``A``), ``"cg"`` (``A``
             symmetric positive definite), ``"gmres"`` (restarted, any nonsingular ``A``),
@@ -124,8 +168,10 @@ def linear_solve(
 
     Raises:
         ValueError: unknown ``method``/``assume``; non-square dense ``A``; ``b``, ``x0``,
-            ``M`` or ``A(b)`` not matching in structure and shapes; negative tolerances;
-            ``maxiter``/``restart`` not a positive integer.
+            ``M`` or ``A(b)`` not matching in structure and shapes; an empty system;
+            negative or NaN tolerances; ``maxiter``/``restart`` not a positive integer;
+            ``method="cholesky"`` with a (concrete) non-symmetric matrix; tolerance
+            arguments given together with a solver object.
         TypeError: ``A`` neither an array nor a callable.
 
     Example:
@@ -135,8 +181,28 @@ def linear_solve(
         >>> bool(jnp.allclose(A @ sol.x, jnp.array([1.0, 2.0]), atol=1e-5))
         True
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}.")
+    if isinstance(method, AbstractLinearSolver):
+        given = [
+            name
+            for name, value, default in (
+                ("rtol", rtol, _DEFAULTS["rtol"]),
+                ("atol", atol, _DEFAULTS["atol"]),
+                ("maxiter", maxiter, None),
+                ("restart", restart, _DEFAULTS["restart"]),
+            )
+            if value is not default
+        ]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} given together with the solver object "
+                f"{type(method).__name__}: set them on the object instead, e.g. "
+                "method=scidiff.GMRES(rtol=1e-8)."
+            )
+    elif not isinstance(method, str) or method not in METHODS:
+        raise ValueError(
+            f"unknown method {method!r}: choose one of {', '.join(METHODS)}, or pass a "
+            "solver object (an instance of scidiff.AbstractLinearSolver)."
+        )
     if assume not in _ASSUME:
         raise ValueError(
             f"unknown assume={assume!r}: choose None, 'general', 'symmetric' or 'spd'."
@@ -149,40 +215,38 @@ def linear_solve(
                 f"`{name}` must be a positive Python int (it is static), got {value!r}."
             )
     check_tolerances(rtol, atol)
+    _check_nan_tolerances(rtol, atol)
 
     dense = not (callable(A) and not hasattr(A, "shape"))
-    method = _pick_method(method, dense, assume)
-    prob = flatten_problem(A, b, M, x0, flatten=method not in ("cg", "bicgstab"))
-    symmetric = method in ("cg", "cholesky") or assume in ("symmetric", "spd")
-    maxiter = 10 * prob.n if maxiter is None else maxiter
-
-    if method in ("lu", "cholesky"):
-        matrix = prob.matrix
-        if matrix is None:
-            matrix = materialise(prob.matvec, prob.n, prob.b.dtype)
-        solve, transpose_solve = (lu_solvers if method == "lu" else cholesky_solvers)(matrix)
+    if isinstance(method, AbstractLinearSolver):
+        solver = method
+        flatten = solver.needs_matrix or not isinstance(solver, (CG, BiCGSTAB))
     else:
-
-        def run(matvec, rhs, guess, precond):
-            if method == "cg":
-                return cg(matvec, rhs, guess, precond, rtol, atol, maxiter)
-            if method == "bicgstab":
-                return bicgstab(matvec, rhs, guess, precond, rtol, atol, maxiter)
-            return gmres(matvec, rhs, guess, precond, rtol, atol, maxiter, restart)
-
-        def solve(matvec, rhs):
-            x, result, stats = run(matvec, rhs, prob.x0, prob.precond)
-            return x, (result, stats)
-
-        def transpose_solve(vecmat, rhs):
-            # The adjoint system A^T y = xbar: no warm start, preconditioned by M^T.
-            precond_t = prob.precond if symmetric else _transposed_precond(prob)
-            x, result, stats = run(vecmat, rhs, None, precond_t)
-            return x, (result, stats)
-
-    x_flat, (result, stats) = lax.custom_linear_solve(
-        prob.matvec, prob.b, solve, transpose_solve, symmetric=symmetric, has_aux=True
+        name = _pick_method(method, dense, assume)
+        solver = _solver_of(name, rtol, atol, maxiter, restart)
+        flatten = name not in ("cg", "bicgstab")
+    prob = flatten_problem(A, b, M, x0, flatten=flatten)
+    if isinstance(solver, Cholesky) and prob.matrix is not None:
+        _check_cholesky_symmetric(prob.matrix)
+    symmetric = solver.hermitian or assume in ("symmetric", "spd")
+    operator = FlatOperator(prob.matvec, prob.n, prob.b.dtype, prob.matrix)
+    precond_t = prob.precond if symmetric else _transposed_precond(prob)
+    x_flat, result, stats = solve_implicit(
+        solver,
+        operator,
+        prob.b,
+        x0=prob.x0,
+        precond=prob.precond,
+        precond_t=precond_t,
+        symmetric=symmetric,
     )
     x = prob.unravel(x_flat)
     x = raise_if_failed(x, result, throw)
     return LinearSolution(x=x, result=result, stats=stats)
+
+
+_DEFAULTS = {
+    k: v.default
+    for k, v in inspect.signature(linear_solve).parameters.items()
+    if k in ("rtol", "atol", "restart")
+}

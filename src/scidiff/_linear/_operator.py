@@ -21,7 +21,9 @@ from jaxtyping import Array, PyTree
 
 from .._results import RESULTS
 
-__all__ = ["FlatProblem", "flatten_problem", "vdot_real", "norm", "ravel_fns", "solve_dtype"]
+__all__ = [
+    "FlatProblem", "flatten_problem", "vdot_real", "norm", "rms_norm", "ravel_fns", "solve_dtype",
+]  # fmt: skip
 
 
 class FlatProblem(NamedTuple):
@@ -65,6 +67,15 @@ def krylov_result(converged: Array, broke: Array, residual: Array) -> RESULTS:
 def norm(a: Array) -> Array:
     """Euclidean norm of a flat vector."""
     return jnp.sqrt(vdot_real(a, a))
+
+
+def rms_norm(x: PyTree) -> Array:
+    """Root mean square over every element of every leaf (``|.|`` for complex leaves):
+    the scaled norm of error estimates and Newton corrections (``1`` = at tolerance)."""
+    leaves = jax.tree_util.tree_leaves(x)
+    total = sum(jnp.sum(jnp.abs(v) ** 2) for v in leaves)
+    size = sum(v.size for v in leaves)
+    return jnp.sqrt(total / size)
 
 
 def ravel_fns(tree: PyTree, dtype, flatten: bool = True) -> tuple[Callable, Callable]:

@@ -15,8 +15,9 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Int, PyTree
 
-from .._linear._linear_solve import linear_solve
+from .._linear._differentiable import derivative_solve
 from .._linear._operator import ravel_fns, solve_dtype
+from .._linear._solver import GMRES, LU
 from .._results import RESULTS, AbstractSolution, check_tolerances, raise_if_failed
 
 __all__ = [
@@ -121,7 +122,8 @@ def backtrack(
     For a Newton direction ``phi'(0) = -||F||^2 = -2 phi(0)``, so the sufficient-decrease
     test is ``phi(x + a dx) <= (1 - 2 c a) phi(x)`` with ``c = 1e-4``; ``a`` halves from 1.
 
-    Returns ``(alpha, x_new, f_new, num_fevals, ok)``.
+    Returns ``(alpha, x_new, f_new, num_fevals, ok, f_full)`` with ``f_full = F(x + dx)``
+    (the full step's residual, the first value tried).
     """
     c = 1e-4
     phi0 = 0.5 * jnp.sum(jnp.abs(fx) ** 2)
@@ -149,7 +151,7 @@ def backtrack(
         return alpha, xn, fn, j + 1, accept(alpha, fn)
 
     alpha, xn, fn, nfev, good = lax.while_loop(cond, body, init)
-    return alpha, xn, fn, nfev, good
+    return alpha, xn, fn, nfev, good, f1
 
 
 def implicit_solve(
@@ -164,16 +166,25 @@ def implicit_solve(
     ``residual`` closes over, e.g. ``args``), differentiating gives
     ``∂_x r · dx* + ∂_theta r · dtheta = 0``, so ``dx* = -(∂_x r)^{-1} ∂_theta r dtheta``.
     ``custom_root`` computes ``∂_theta r dtheta`` by a JVP and calls the tangent solve below
-    with ``g = ∂_x r`` (a linear callable); reverse mode transposes that solve, which
-    :func:`scidiff.linear_solve` supports (``(∂_x r)^T`` from ``jax.linear_transpose``).
+    with ``g = ∂_x r`` (a linear callable); reverse mode transposes that solve (the LU
+    factors are reused; GMRES solves with ``(∂_x r)^T`` from ``jax.linear_transpose``).
+    A derivative has no result object, so a failed tangent or transposed solve (e.g. a
+    singular Jacobian at the solution) raises an error that names the cause.
     """
     n = x0.shape[0]
     real = jnp.finfo(x0.dtype).dtype
+    context = (
+        "the implicit-function-theorem linear solve in the derivative of a nonlinear "
+        "solve (with the Jacobian dF/dx at the solution)"
+    )
 
     def tangent_solve(g, y):
-        method = "lu" if n <= DENSE_MAX else "gmres"
-        tol = 1e-10 if jnp.finfo(y.dtype).bits == 64 else 1e-5
-        return linear_solve(g, y, method=method, rtol=tol, atol=0.0, throw=False).x
+        if n <= DENSE_MAX:
+            solver = LU()
+        else:
+            tol = 1e-10 if jnp.finfo(y.dtype).bits == 64 else 1e-5
+            solver = GMRES(rtol=tol, atol=0.0)
+        return derivative_solve(g, y, solver, context)
 
     # custom_root gives integer auxiliary outputs integer (not float0) tangents, which
     # JAX then rejects; so (result, stats) travel as one float vector and are decoded.

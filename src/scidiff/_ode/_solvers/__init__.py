@@ -15,8 +15,10 @@ from .leapfrog import Leapfrog as Leapfrog
 from .yoshida4 import Yoshida4 as Yoshida4
 
 # --- stiff (ode-stiff) ---
-from ._linear_algebra import AbstractLinearSolver as AbstractLinearSolver
+from ._linear_algebra import AbstractIterationMatrix as AbstractIterationMatrix
+from ._linear_algebra import DenseJacobian as DenseJacobian
 from ._linear_algebra import DenseLU as DenseLU
+from ._linear_algebra import MatrixFreeJacobian as MatrixFreeJacobian
 from ._linear_algebra import NewtonKrylov as NewtonKrylov
 from .implicit_euler import ImplicitEuler as ImplicitEuler
 from .kvaerno3 import Kvaerno3 as Kvaerno3

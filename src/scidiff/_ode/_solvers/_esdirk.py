@@ -11,7 +11,8 @@ step of size ``h`` from ``(t_0, y_0)`` is
 and ``y_1 = y_0 + h sum_i b_i k_i``; all methods here are *stiffly accurate*
 (``b = a_s``), so ``y_1 = Y_s`` and ``k_s = f(t_1, y_1)`` is reused as the next step's
 ``k_1`` (FSAL). Each implicit stage is solved for ``z = Y_i - b_i`` by the simplified
-Newton iteration of :mod:`._newton` with the single iteration matrix ``I - h gamma J``
+Newton iteration of :mod:`scidiff._nonlinear._newton` with the single iteration matrix
+``I - h gamma J``
 (one factorisation per step, shared by all stages), started from the method's stage
 predictor. ``k_i`` is recovered from ``z`` rather than by evaluating ``f`` again (the
 evaluation would amplify the Newton error by the stiffness).
@@ -21,8 +22,8 @@ cubic Hermite from ``y_0, y_1, k_1, k_s`` (the Kvaerno methods have no published
 continuous extension; the interpolant is third order).
 
 Jacobian reuse: ``J`` is kept in the solver state and recomputed at the start of a step
-only after a Newton failure with an old ``J`` or after slow convergence
-(contraction rate above ``jacobian_rate``).
+only after a Newton failure (or a failed linear solve) with an old ``J`` or after slow
+convergence (contraction rate above ``jacobian_rate``).
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ class _ESDIRKState(eqx.Module):
 class AbstractESDIRK(AbstractImplicitSolver):
     """Stiffly accurate ESDIRK methods with FSAL, embedded error and Hermite dense output.
 
-    Fields (all optional): ``linear_solver`` (:class:`DenseLU` or :class:`NewtonKrylov`),
+    Fields (all optional): ``linear_solver`` (:class:`DenseLU`, :class:`NewtonKrylov`,
+    another iteration-matrix strategy, or a linear-solver object such as ``scidiff.LU()``),
     ``rtol``/``atol`` for the Newton test (default: ``solve_ivp``'s), ``kappa`` (Newton
     tolerance as a fraction of the step tolerance), ``max_newton_iters``,
     ``jacobian_rate`` (contraction rate above which the Jacobian is refreshed).
@@ -104,7 +106,7 @@ class AbstractESDIRK(AbstractImplicitSolver):
     def init(self, f, t0, t1, y0, args):
         del t1
         y, _, fn = flatten_field(f, y0, args)
-        jac_shape = jax.eval_shape(lambda: self.linear_solver.linearise(fn, t0, y, args))
+        jac_shape = jax.eval_shape(lambda: self.iteration_matrix.linearise(fn, t0, y, args))
         jac = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), jac_shape)
         return _ESDIRKState(
             f0=fn(t0, y, args), jac=jac, stale=jnp.array(True), fresh=jnp.array(False)
@@ -117,14 +119,15 @@ class AbstractESDIRK(AbstractImplicitSolver):
         rtol, atol = self._tolerances(dtype)
         h = jnp.asarray(t1 - t0).astype(dtype)
         n = y0f.shape[0]
+        strategy = self.iteration_matrix
 
         jac = lax.cond(
             state.stale,
-            lambda: lax.stop_gradient(self.linear_solver.linearise(fn, t0, y0f, args)),
+            lambda: lax.stop_gradient(strategy.linearise(fn, t0, y0f, args)),
             lambda: lax.stop_gradient(state.jac),
         )
         c = h * jnp.asarray(tab.gamma, dtype)
-        factor = self.linear_solver.factorise(fn, args, jac, c)
+        factor = strategy.factorise(fn, args, jac, c)
         scale = atol + rtol * jnp.abs(y0f)
         kappa = jnp.asarray(self.kappa, dtype)
 
@@ -137,7 +140,7 @@ class AbstractESDIRK(AbstractImplicitSolver):
         ks0 = jnp.zeros((s, n), dtype).at[0].set(state.f0)
 
         def stage(carry, xs):
-            ks, converged, num_iters, max_rate = carry
+            ks, converged, num_iters, max_rate, result = carry
             i, a_row, p_row, c_i = xs
             base = y0f + h * (a_row @ ks)
             predicted = y0f + h * (p_row @ ks)
@@ -150,7 +153,7 @@ class AbstractESDIRK(AbstractImplicitSolver):
                 residual,
                 predicted - base,
                 factor.solve,
-                self.linear_solver.tangent_solve,
+                strategy.tangent_solve,
                 scale,
                 kappa=kappa,
                 max_iters=self.max_newton_iters,
@@ -161,17 +164,24 @@ class AbstractESDIRK(AbstractImplicitSolver):
                 converged & info.converged,
                 num_iters + info.num_iters,
                 jnp.maximum(max_rate, info.rate),
+                RESULTS.where(converged, info.result, result),  # the first failure
             )
             return carry, None
 
-        init = (ks0, jnp.array(True), jnp.array(0, jnp.int32), jnp.zeros((), dtype))
+        init = (
+            ks0,
+            jnp.array(True),
+            jnp.array(0, jnp.int32),
+            jnp.zeros((), dtype),
+            RESULTS.successful,
+        )
         xs = (jnp.arange(1, s), a_strict, pred, c_nodes)
-        (ks, converged, num_iters, max_rate), _ = lax.scan(stage, init, xs)
+        (ks, converged, num_iters, max_rate, stage_result), _ = lax.scan(stage, init, xs)
         # Stiffly accurate: y1 = Y_s = y0 + h sum_j a_sj k_j.
         y1 = y0f + h * (jnp.asarray(tab.a[-1], dtype) @ ks)
         y_error = h * (jnp.asarray(tab.b_error, dtype) @ ks)
         f1 = ks[-1]
-        result = RESULTS.where(converged, RESULTS.successful, RESULTS.newton_nonconvergence)
+        result = RESULTS.where(converged, RESULTS.successful, stage_result)
         y1 = jnp.where(converged, y1, y0f)
         # (left as computed: finite, and an exact zero would make the norm non-differentiable)
         f1 = jnp.where(converged, f1, state.f0)
@@ -181,7 +191,7 @@ class AbstractESDIRK(AbstractImplicitSolver):
             stale=jnp.logical_not(converged) | (max_rate > self.jacobian_rate),
             fresh=state.stale,
         )
-        jac_evals = jnp.where(state.stale, self.linear_solver.jacobian_cost(n), 0)
+        jac_evals = jnp.where(state.stale, strategy.jacobian_cost(n), 0)
         dense_info = (y0, unravel(y1), unravel(state.f0), unravel(f1))
         return StepOutput(
             y1=unravel(y1),
@@ -194,9 +204,9 @@ class AbstractESDIRK(AbstractImplicitSolver):
 
     def state_after_reject(self, old_state, output):
         # A retry starts from the same (t0, y0): a Jacobian computed at this step stays
-        # exact; an old one is refreshed only if Newton failed with it.
+        # exact; an old one is refreshed only if Newton (or a linear solve) failed with it.
         new = output.state
-        newton_failed = output.result == RESULTS.newton_nonconvergence
+        newton_failed = output.result != RESULTS.successful
         return _ESDIRKState(
             f0=old_state.f0,
             jac=new.jac,

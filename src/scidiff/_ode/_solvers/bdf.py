@@ -92,7 +92,8 @@ class BDF(AbstractImplicitSolver):
     the BDF order/step selection). Best at tight tolerances on large stiff systems (one
     Newton solve per step). Dense output from its difference array.
 
-    Fields: ``linear_solver`` (:class:`DenseLU` default or :class:`NewtonKrylov`),
+    Fields: ``linear_solver`` (:class:`DenseLU` default, :class:`NewtonKrylov`, another
+    iteration-matrix strategy, or a linear-solver object such as ``scidiff.LU()``),
     ``rtol``/``atol`` (default: ``solve_ivp``'s; used by the Newton test and the order
     selection), ``max_order`` (1--5, static).
 
@@ -118,7 +119,7 @@ class BDF(AbstractImplicitSolver):
         D = jnp.zeros((MAX_ORDER + 3, y.shape[0]), dtype)
         # D[1] = h * f0 once the first step size h is known: stored for h_D = 1.
         D = D.at[0].set(y).at[1].set(fn(t0, y, args))
-        jac_shape = jax.eval_shape(lambda: self.linear_solver.linearise(fn, t0, y, args))
+        jac_shape = jax.eval_shape(lambda: self.iteration_matrix.linearise(fn, t0, y, args))
         jac = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), jac_shape)
         return _BDFState(
             D=D,
@@ -157,23 +158,25 @@ class BDF(AbstractImplicitSolver):
         scale = atol + rtol * jnp.abs(y_predict)
         newton_tol = jnp.maximum(10 * eps / rtol, jnp.minimum(0.03, jnp.sqrt(rtol)))
 
+        strategy = self.iteration_matrix
+
         def residual(d):
             return d - c * fn(t1, y_predict + d, args) + psi
 
         def attempt(jac):
-            factor = self.linear_solver.factorise(fn, args, jac, c)
+            factor = strategy.factorise(fn, args, jac, c)
             return newton_solve(
                 residual,
                 jnp.zeros_like(y0f),
                 factor.solve,
-                self.linear_solver.tangent_solve,
+                strategy.tangent_solve,
                 scale,
                 kappa=newton_tol,
                 max_iters=NEWTON_MAXITER,
             )
 
         def new_jac():
-            return lax.stop_gradient(self.linear_solver.linearise(fn, t1, y_predict, args))
+            return lax.stop_gradient(strategy.linearise(fn, t1, y_predict, args))
 
         # At most two Newton attempts: with the carried Jacobian, then (if that failed and
         # the Jacobian was not fresh) with a new one at the predictor -- scipy's retry at
@@ -181,7 +184,7 @@ class BDF(AbstractImplicitSolver):
         first_new = jnp.logical_not(state.jac_valid)
 
         def try_once(carry, k):
-            _, conv, _, _, jac, current, n_jac = carry
+            _, conv, _, _, jac, current, n_jac, _ = carry
             run = (k == 0) | (jnp.logical_not(conv) & jnp.logical_not(current))
             need_new = jnp.where(k == 0, first_new, True)
 
@@ -196,6 +199,7 @@ class BDF(AbstractImplicitSolver):
                     j,
                     current | need_new,
                     n_jac + need_new.astype(jnp.int32),
+                    info.result,
                 )
 
             return lax.cond(run, go, lambda: carry), None
@@ -209,12 +213,13 @@ class BDF(AbstractImplicitSolver):
             lax.stop_gradient(state.jac),
             state.jac_current,
             zero,
+            RESULTS.newton_nonconvergence,
         )
-        (d, converged, num_iters, last_iters, jac, current, n_jac), _ = lax.scan(
+        (d, converged, num_iters, last_iters, jac, current, n_jac, newton_result), _ = lax.scan(
             try_once, init, jnp.arange(2)
         )
         n = y0f.shape[0]
-        jac_evals = n_jac * self.linear_solver.jacobian_cost(n)
+        jac_evals = n_jac * strategy.jacobian_cost(n)
 
         y_new = y_predict + d
         safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + last_iters)
@@ -269,7 +274,7 @@ class BDF(AbstractImplicitSolver):
             retry_factor=reject_factor.astype(dtype),
             retry_jac_current=current,
         )
-        result = RESULTS.where(converged, RESULTS.successful, RESULTS.newton_nonconvergence)
+        result = RESULTS.where(converged, RESULTS.successful, newton_result)
         y1 = jnp.where(converged, y_new, y0f)
         y_error = error
         dense_info = (D_acc[: MAX_ORDER + 1], order, h, unravel(y1))

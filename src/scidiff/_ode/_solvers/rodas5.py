@@ -18,8 +18,11 @@ estimate (the difference to the order-4 solution ``u_8``). Dense output (order 4
 Coefficients: G. Di Marzo, *RODAS5(4) -- Méthodes de Rosenbrock d'ordre 5(4) adaptées
 aux problèmes différentiels-algébriques*, Univ. Geneva 1993; dense-output coefficients
 as tabulated in OrdinaryDiffEq.jl. The formula *is* the differentiated computation
-(no iteration), so reverse mode goes straight through it (``lu_solve``, or GMRES via
-``lax.custom_linear_solve`` with :class:`NewtonKrylov`; ``J`` by ``jax.jacfwd``).
+(no iteration): reverse mode goes through it, each stage's solve by the implicit rule
+(the transposed solve reuses the LU factors, or runs GMRES on ``W^T`` with
+:class:`NewtonKrylov`; ``J`` by ``jax.jacfwd``). A failed stage solve (singular ``W``,
+Krylov breakdown or non-convergence) rejects the step with that result; in a backward
+pass it raises, naming the cause.
 """
 
 from __future__ import annotations
@@ -31,9 +34,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ..._linear._solver import AbstractLinearSolver
 from ..._results import RESULTS
 from .._base import AbstractODESolver, StepOutput
-from ._linear_algebra import AbstractLinearSolver, DenseLU
+from ._linear_algebra import (
+    AbstractIterationMatrix,
+    DenseLU,
+    as_iteration_matrix,
+    check_linear_solver,
+)
 from ._newton import flatten_field
 
 __all__ = ["Rodas5"]
@@ -95,7 +104,8 @@ class Rodas5(AbstractODESolver):
     so it never reports ``newton_nonconvergence``.
 
     Arguments:
-        linear_solver: :class:`DenseLU` (default) or :class:`NewtonKrylov`.
+        linear_solver: :class:`DenseLU` (default), :class:`NewtonKrylov`, another
+            iteration-matrix strategy, or a linear-solver object (``scidiff.LU()``, ...).
 
     Example:
         >>> import jax.numpy as jnp, scidiff
@@ -103,16 +113,12 @@ class Rodas5(AbstractODESolver):
         ...                         solver=scidiff.Rodas5())
     """
 
-    linear_solver: AbstractLinearSolver = DenseLU()
+    linear_solver: AbstractIterationMatrix | AbstractLinearSolver = DenseLU()
     order: ClassVar[int] = 5
     error_order: ClassVar[int] = 5
 
     def __check_init__(self):
-        if not isinstance(self.linear_solver, AbstractLinearSolver):
-            raise TypeError(
-                f"`linear_solver` must be scidiff.DenseLU() or scidiff.NewtonKrylov(...), "
-                f"got {type(self.linear_solver).__name__}."
-            )
+        check_linear_solver(self.linear_solver)
 
     def init(self, f, t0, t1, y0, args):
         return None
@@ -122,8 +128,9 @@ class Rodas5(AbstractODESolver):
         dtype = y0f.dtype
         h = jnp.asarray(t1 - t0).astype(dtype)
         c = h * jnp.asarray(_GAMMA, dtype)
-        jac = self.linear_solver.linearise(fn, t0, y0f, args)
-        factor = self.linear_solver.factorise(fn, args, jac, c)
+        strategy = as_iteration_matrix(self.linear_solver)
+        jac = strategy.linearise(fn, t0, y0f, args)
+        factor = strategy.factorise(fn, args, jac, c)
         # df/dt at (t0, y0) for non-autonomous problems.
         f0, dfdt = jax.jvp(lambda t: fn(t, y0f, args), (t0,), (jnp.ones_like(t0),))
         dfdt = dfdt.astype(dtype)
@@ -134,7 +141,8 @@ class Rodas5(AbstractODESolver):
         d_vec = jnp.asarray(_d, dtype)
         ks0 = jnp.zeros((8, y0f.shape[0]), dtype)
 
-        def stage(ks, xs):
+        def stage(carry, xs):
+            ks, result = carry
             i, a_row, c_row, c_i, d_i = xs
             u = y0f + a_row @ ks
             fu = lax.cond(
@@ -142,21 +150,28 @@ class Rodas5(AbstractODESolver):
             )
             rhs = fu + (c_row @ ks) / h + (h * d_i) * dfdt
             # (I/(h gamma) - J) k = rhs  <=>  (I - h gamma J) k = h gamma rhs
-            return ks.at[i].set(factor.solve(c * rhs)), None
+            k, stage_result = factor.solve_differentiable(c * rhs)
+            result = RESULTS.where(result == RESULTS.successful, stage_result, result)
+            return (ks.at[i].set(k), result), None
 
-        ks, _ = lax.scan(stage, ks0, (jnp.arange(8), a_mat, c_mat, nodes, d_vec))
+        xs = (jnp.arange(8), a_mat, c_mat, nodes, d_vec)
+        (ks, result), _ = lax.scan(stage, (ks0, RESULTS.successful), xs)
+        ok = result == RESULTS.successful
         ks = list(ks)
         y1 = y0f + _weighted(_B, ks, y0f)
-        y_error = ks[-1]
+        # A failed solve: keep y0 and a finite error, so that the loop rejects the step
+        # with the solver's result (a non-finite error would be reported as `nonfinite`).
+        y1 = jnp.where(ok, y1, y0f)
+        y_error = jnp.where(ok, ks[-1], jnp.ones_like(y0f))
         dense = tuple(_weighted(_H[r], ks, y0f) for r in range(3))
         n = y0f.shape[0]
-        jac_cost = self.linear_solver.jacobian_cost(n)
+        jac_cost = strategy.jacobian_cost(n)
         return StepOutput(
             y1=unravel(y1),
             y_error=unravel(y_error),
             dense_info=(y0, unravel(y1), *(unravel(k) for k in dense)),
             state=None,
-            result=RESULTS.successful,
+            result=result,
             num_fevals=jnp.array(8 + 1 + jac_cost, jnp.int32),
         )
 

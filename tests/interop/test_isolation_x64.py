@@ -51,6 +51,14 @@ refuses(lambda: sdtf.from_tf(tf.ones(2, tf.float64)), "tree has dtype float64")
 refuses(lambda: sdtf.from_tf(tf.experimental.dlpack.to_dlpack(tf.ones(2, tf.int64))),
         "dtype int64")
 assert sdtf.from_tf(tf.ones(2, tf.float32)).dtype == jnp.float32
+# graph mode (tf.function): jax2tf would narrow 1e300 to float32 inf; refused instead
+import numpy as np
+gt = tf.function(sdtf.wrap(lambda a: a * 2))
+refuses(lambda: gt(tf.constant(np.array([1e300]))), "input leaf #0 has dtype float64",
+        "narrowed to float32")
+refuses(lambda: gt(tf.constant(np.array([2**40]))), "input leaf #0 has dtype int64")
+refuses(lambda: sdtf.wrap(lambda a: a * 2)(np.array([1e300])), "input leaf #0", "float64")
+assert gt(tf.ones(2)).dtype == tf.float32
 # two emulated CPU devices (XLA_FLAGS below): DLPack shares one buffer on one device
 from jax.sharding import NamedSharding, PartitionSpec as P
 mesh = jax.make_mesh((2,), ("d",))

@@ -130,7 +130,7 @@ def test_errors_name_the_leaf_and_the_fix():
         sdtf.from_tf(tf.sparse.from_dense(tf.eye(2)))
     with pytest.raises(TypeError, match=r"tree is a numpy.ndarray, not a TensorFlow tensor"):
         sdtf.from_tf(np.ones(2))
-    with pytest.raises(TypeError, match=r"tree\['x'\] is a numpy.ndarray, not a jax.Array"):
+    with pytest.raises(TypeError, match=r"tree\['x'\] is of type numpy.ndarray, not a jax.Array"):
         sdtf.to_tf({"x": np.ones(2)})
     with pytest.raises(TypeError, match="traced JAX value"):
         jax.jit(sdtf.to_tf)(jnp.ones(2))

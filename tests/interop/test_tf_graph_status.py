@@ -119,3 +119,9 @@ def test_tag_encoding_round_trips_and_survives_conversion():
                 _status.tf_check_status([t], "t")  # eager: the assert runs at once
     plain = [tf.constant([np.nan, 1.0]), tf.constant([np.nan], tf.float32)]
     assert len(_status.tf_check_status(plain, "t")) == 2  # untagged NaN: no error
+
+
+def test_eager_failure_names_its_cause_in_one_line():
+    f = sdtf.wrap(lambda y0: _decay_end(y0, max_steps=2))
+    with pytest.raises(sdtf.SolveFailedError, match="failed: max_steps reached"):
+        f(tf.constant([1.0]))

@@ -185,12 +185,14 @@ def test_errors_name_the_leaf_and_the_fix():
         sdtorch.from_torch({"a": [torch.ones(1), np.ones(1)]})
     with pytest.raises(TypeError, match=r"sparse_coo tensor.*to_dense"):
         sdtorch.from_torch(torch.eye(2).to_sparse())
-    with pytest.raises(TypeError, match=r"dtype torch.complex32, which JAX does not support"):
+    with pytest.raises(
+        TypeError, match=r"dtype torch.complex32, which cannot cross to JAX by DLPack"
+    ):
         sdtorch.from_torch(torch.zeros(2, dtype=torch.complex32))
     with pytest.raises(ValueError, match="meta tensor"):
         sdtorch.from_torch(torch.empty(2, device="meta"))
     with pytest.raises(
-        TypeError, match=r"tree\[0\] is a numpy.ndarray, not a jax.Array.*from_numpy"
+        TypeError, match=r"tree\[0\] is of type numpy.ndarray, not a jax.Array.*from_numpy"
     ):
         sdtorch.to_torch([np.ones(2)])
     with pytest.raises(TypeError, match="traced JAX value"):

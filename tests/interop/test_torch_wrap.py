@@ -8,6 +8,7 @@ import torch
 
 import scidiff
 from scidiff.interop import torch as sdtorch
+from scidiff.interop.torch import SolveFailedError
 
 F64 = torch.float64
 
@@ -265,3 +266,30 @@ def test_callable_objects_can_be_wrapped():
     assert g(torch.ones(2), k=2.0).tolist() == [2.0, 2.0]
     with pytest.raises(TypeError, match=r"wrap\(Scale\): .*\['k'\] of type set"):
         g(torch.ones(2), k={1})
+
+
+def _decay_end(y0, max_steps):
+    return scidiff.solve_ivp(lambda t, y, a: -y, (0.0, 1.0), y0, max_steps=max_steps).ys[-1]
+
+
+_decay = sdtorch.wrap(_decay_end)
+
+
+def test_failed_solve_names_its_cause_in_one_line():
+    with pytest.raises(SolveFailedError, match=r"inside wrap\(_decay_end\) failed: max_steps"):
+        _decay(torch.tensor([1.0, 2.0]), 2)
+
+
+def test_torch_compile_runs_the_wrapper_eagerly_with_its_check():
+    """torch.compile cannot trace JAX: the wrapper is a graph break, run eagerly, so
+    results, gradients and the failure check all behave as without compile."""
+    g = torch.compile(lambda x, n: _decay(x, n) * 2)
+    x = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    out = g(x, 100)
+    torch.testing.assert_close(out, 2 * np.exp(-1.0) * x.detach(), rtol=1e-5, atol=0)
+    out.sum().backward()
+    torch.testing.assert_close(
+        x.grad, torch.full((2,), 2 * np.exp(-1.0), dtype=torch.float64), rtol=1e-5, atol=0
+    )
+    with pytest.raises(SolveFailedError, match="max_steps reached"):
+        g(x.detach(), 2)

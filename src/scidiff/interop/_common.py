@@ -10,11 +10,16 @@ Nothing here imports torch or tensorflow.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from .._results import RESULTS
 
 __all__ = [
     "leaf_name",
@@ -22,7 +27,32 @@ __all__ = [
     "X64_DTYPES",
     "CompiledFunction",
     "split_static",
+    "SolveFailedError",
+    "WrappedFunction",
+    "exportable_array",
+    "map_tree",
+    "reject_prng_key",
+    "SHARED_DTYPES",
 ]
+
+# Every dtype (numpy-style name) torch, TensorFlow and JAX all have, in one order.
+SHARED_DTYPES = (
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+)
 
 # Dtypes (by numpy name) that exist in JAX only with ``jax_enable_x64``.
 X64_DTYPES = frozenset({"float64", "int64", "uint64", "complex128"})
@@ -93,6 +123,35 @@ def _conj_complex(xs: Sequence[Any]) -> list[Any]:
     # the cotangent 1 gives dL/dRe z - i dL/dIm z. Conjugating cotangents on the way in
     # and gradients on the way out maps one convention onto the other.
     return [jnp.conj(x) if jnp.iscomplexobj(x) else x for x in xs]
+
+
+class SolveFailedError(RuntimeError):
+    """A scidiff solve (``throw=True``) inside a wrapped function failed; names the cause."""
+
+
+@contextlib.contextmanager
+def _named_failures(fn: Callable) -> Iterator[None]:
+    """Re-raise a failed solve's runtime error as one line naming its RESULTS cause.
+
+    Under ``jax.jit`` equinox's check arrives as ``JaxRuntimeError: INTERNAL: CpuCallback
+    error`` with some 30 lines of boilerplate around the message; the message itself is
+    one of :class:`~scidiff.RESULTS`' own, so it is found by matching those.
+    """
+    try:
+        yield
+    except jax.errors.JaxRuntimeError as err:
+        text = str(err)
+        causes = [m for m in RESULT_MESSAGES if m and m in text]
+        if not causes:
+            raise
+        name = getattr(fn, "__name__", type(fn).__name__)
+        raise SolveFailedError(
+            f"a scidiff solve inside wrap({name}) failed: {max(causes, key=len)} (pass "
+            "throw=False to the solver to get the partial solution and `sol.result`)."
+        ) from None
+
+
+RESULT_MESSAGES: tuple[str, ...] = tuple(RESULTS._index_to_message)
 
 
 class CompiledFunction:
@@ -186,13 +245,16 @@ class CompiledFunction:
 
     # -- public entry points ----------------------------------------------------------
     def forward(self, dyn: list) -> list:
-        return self._forward(dyn)
+        with _named_failures(self.fn):
+            return self._forward(dyn)
 
     def forward_vjp(self, dyn: list) -> tuple[list, Any]:
-        return self._forward_vjp(dyn)
+        with _named_failures(self.fn):
+            return self._forward_vjp(dyn)
 
     def backward(self, residuals: Any, cotangents: list) -> list:
-        return self._backward(residuals, cotangents)
+        with _named_failures(self.fn):
+            return self._backward(residuals, cotangents)
 
     def vjp_function(self) -> Callable:
         """``g(dyn, cotangents) -> gradients``: the backward as a function of the primals.
@@ -208,3 +270,107 @@ class CompiledFunction:
 
             self._vjp_fn = g
         return self._vjp_fn
+
+
+def map_tree(convert: Callable[[Any, str, Any], Any], tree: Any, copy: bool | None) -> Any:
+    """``tree`` with each leaf replaced by ``convert(leaf, name, copy)`` (name: its path)."""
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
+    out = [convert(x, leaf_name("tree", p), copy) for p, x in leaves]
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def reject_prng_key(dtype: Any, name: str, target: str) -> None:
+    """Raise ``TypeError`` if ``dtype`` is a JAX PRNG key type (``target`` cannot hold it)."""
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        raise TypeError(
+            f"{name} is a PRNG key array (dtype {dtype}), which {target} cannot hold: pass "
+            "its raw bits, `jax.random.key_data(key)`, and rebuild the key with "
+            "`jax.random.wrap_key_data` where it is used."
+        )
+
+
+def exportable_array(x: Any, name: str, target: str, supported: Iterable[str], hint: str) -> Any:
+    """Check that ``x`` is a concrete JAX array ``target`` can share; its one buffer.
+
+    Rejected with a message naming the leaf and the fix: tracers (inside jit/grad/vmap),
+    PRNG key arrays, float0 tangents, dtypes ``target`` lacks (``supported`` lists its
+    numpy-style names), non-JAX objects (``hint`` says how to convert numpy arrays) and
+    arrays sharded over several devices (a fully replicated one gives its local copy).
+    """
+    if isinstance(x, jax.core.Tracer):
+        raise TypeError(
+            f"{name} is a traced JAX value (you are inside jit/grad/vmap): only concrete "
+            f"arrays can be handed to {target}. To use a JAX function from {target}, wrap it "
+            f"with `scidiff.interop.{target.lower()}.wrap`."
+        )
+    dtype = getattr(x, "dtype", None)
+    reject_prng_key(dtype, name, target)
+    if dtype == jax.dtypes.float0:
+        raise TypeError(
+            f"{name} has dtype float0 (the tangent type of integer inputs), which has no "
+            f"{target} equivalent."
+        )
+    if not isinstance(x, jax.Array):
+        kind = f"{type(x).__module__}.{type(x).__qualname__}".removeprefix("builtins.")
+        extra = f" {hint}" if isinstance(x, np.ndarray) else ""
+        raise TypeError(f"{name} is of type {kind}, not a jax.Array.{extra}")
+    supported = frozenset(supported)
+    if str(x.dtype) not in supported:
+        raise TypeError(
+            f"{name} has dtype {x.dtype}, which cannot cross to {target} by DLPack. "
+            f"Supported: {', '.join(sorted(supported))}; cast it first (e.g. "
+            "`x.astype(jnp.float32)`)."
+        )
+    if len(x.sharding.device_set) > 1:
+        if not x.is_fully_replicated:
+            raise ValueError(
+                f"{name} is sharded over {len(x.sharding.device_set)} devices; DLPack "
+                "shares one buffer on one device. Gather it first (e.g. "
+                "`jax.device_put(x, jax.devices()[0])`)."
+            )
+        x = x.addressable_data(0)
+    return x
+
+
+class WrappedFunction:
+    """What the torch and TF ``wrap`` share: the function, its per-signature compiled
+    forms, and the split of a call's arguments into tensors and static constants.
+
+    Subclasses implement ``__call__`` with :meth:`split` and :meth:`compiled`.
+    """
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        self._cache: dict[Any, CompiledFunction] = {}
+        functools.update_wrapper(self, fn)
+        self._where = f"wrap({getattr(fn, '__name__', type(fn).__name__)})"
+
+    @classmethod
+    def of(cls, fn: Callable) -> WrappedFunction:
+        """``wrap(fn)``: idempotent (a wrapped function shares its compiled cache)."""
+        if isinstance(fn, cls):
+            return fn
+        if not callable(fn):
+            raise TypeError(f"wrap expects a callable JAX function, got {type(fn).__name__}.")
+        return cls(fn)
+
+    @staticmethod
+    def is_dynamic(x: Any) -> bool:
+        """Whether a leaf is passed at run time (a tensor) rather than as a constant."""
+        raise NotImplementedError
+
+    def split(self, args: tuple, kwargs: dict) -> tuple[list, Any, list[int], tuple]:
+        """``(leaves, treedef, dyn_idx, static)`` of a call's ``(args, kwargs)``."""
+        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
+        dyn_idx, static = split_static(leaves, self.is_dynamic, self._where, (args, kwargs))
+        return leaves, treedef, dyn_idx, static
+
+    def compiled(self, treedef: Any, dyn_idx: Sequence[int], static: tuple,
+                 diff_mask: tuple[bool, ...]) -> CompiledFunction:  # fmt: skip
+        """The :class:`CompiledFunction` of this structure (created on first use)."""
+        key = (treedef, static, diff_mask)
+        compiled = self._cache.get(key)
+        if compiled is None:
+            compiled = CompiledFunction(self.fn, treedef, dyn_idx, static, diff_mask)
+            self._cache[key] = compiled
+        return compiled

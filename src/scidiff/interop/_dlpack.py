@@ -17,6 +17,7 @@ import ctypes
 from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 
 from .._compat import jax_dlpack_cpu
 
@@ -177,26 +178,36 @@ class CapsuleArray:
 _KDL_CPU = 1
 
 
-def _probe_fast_import():
-    try:
-        import numpy as np
+def _probe(check):
+    """``check(to_buffer, to_capsule)`` on JAX's private DLPack calls, or ``None``.
 
-        fns = jax_dlpack_cpu()  # private JAX API: guarded by the probe below
-        if fns is None:
-            return None
-        to_buffer = fns[0]
-        cpu = jax.local_devices(backend="cpu")[0]
-        probe = np.arange(16, dtype=np.float32)
-        arr = to_buffer(probe.__dlpack__(), cpu, None, None, _KDL_CPU)
-        if not (
-            isinstance(arr, jax.Array)
-            and arr.dtype == probe.dtype
-            and np.array_equal(np.asarray(arr), probe)
-        ):
-            return None
-        return lambda capsule: to_buffer(capsule, cpu, None, None, _KDL_CPU)
+    ``check`` returns the fast function after testing it on a small array; any failure
+    (the calls missing, moved or behaving differently) means: use the public path.
+    """
+    fns = jax_dlpack_cpu()  # private JAX API: guarded by the checks below
+    if fns is None:
+        return None
+    try:
+        return check(*fns)
     except Exception:  # noqa: BLE001 -- any failure means: use the public path
         return None
+
+
+def _check_import(to_buffer, _):
+    cpu = jax.local_devices(backend="cpu")[0]
+    probe = np.arange(16, dtype=np.float32)
+    arr = to_buffer(probe.__dlpack__(), cpu, None, None, _KDL_CPU)
+    if not (
+        isinstance(arr, jax.Array)
+        and arr.dtype == probe.dtype
+        and np.array_equal(np.asarray(arr), probe)
+    ):
+        return None
+    return lambda capsule: to_buffer(capsule, cpu, None, None, _KDL_CPU)
+
+
+def _probe_fast_import():
+    return _probe(_check_import)
 
 
 _FAST_CPU_IMPORT = None
@@ -218,28 +229,23 @@ def import_dlpack(obj: Any, copy: bool | None = None) -> Any:
     return jax.dlpack.from_dlpack(obj, copy=copy)
 
 
-def _probe_fast_export():
-    try:
-        import numpy as np
-
-        fns = jax_dlpack_cpu()  # private JAX API: guarded by the probe below
-        if fns is None:
-            return None
-        to_capsule = fns[1]
-        x = jax.device_put(np.arange(16, dtype=np.float32), jax.local_devices(backend="cpu")[0])
-        capsule = to_capsule(x, stream=None)
-        info = describe_capsule(capsule)
-        back = np.from_dlpack(CapsuleArray(capsule, info))
-        if not (
-            info.data_ptr == x.unsafe_buffer_pointer()
-            and info.dtype == "float32"
-            and back.ctypes.data == x.unsafe_buffer_pointer()
-            and np.array_equal(back, np.arange(16, dtype=np.float32))
-        ):
-            return None
-        return lambda arr: to_capsule(arr, stream=None)
-    except Exception:  # noqa: BLE001 -- any failure means: use the public path
+def _check_export(_, to_capsule):
+    x = jax.device_put(np.arange(16, dtype=np.float32), jax.local_devices(backend="cpu")[0])
+    capsule = to_capsule(x, stream=None)
+    info = describe_capsule(capsule)
+    back = np.from_dlpack(CapsuleArray(capsule, info))
+    if not (
+        info.data_ptr == x.unsafe_buffer_pointer()
+        and info.dtype == "float32"
+        and back.ctypes.data == x.unsafe_buffer_pointer()
+        and np.array_equal(back, np.arange(16, dtype=np.float32))
+    ):
         return None
+    return lambda arr: to_capsule(arr, stream=None)
+
+
+def _probe_fast_export():
+    return _probe(_check_export)
 
 
 _FAST_CPU_EXPORT = None

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _results
-from .._results import RESULTS
+from ._common import RESULT_MESSAGES
 
 __all__ = ["status_in_outputs", "StatusRecord", "TAG", "MESSAGES", "tf_check_status"]
 
@@ -45,7 +45,7 @@ _F64_QNAN = 0x7FF8000000000000
 _SHIFT = 29  # float64 mantissa bits dropped by a conversion to float32
 
 # index -> message; RESULTS indices are small (asserted: they must fit the index byte).
-MESSAGES: tuple[str, ...] = tuple(RESULTS._index_to_message)
+MESSAGES = RESULT_MESSAGES
 assert len(MESSAGES) <= 256
 
 
@@ -92,9 +92,7 @@ def status_in_outputs(where: str) -> Iterator[StatusRecord]:
 
     def hook(value: Any, index: jax.Array) -> Any:
         leaves = jax.tree_util.tree_leaves(value)
-        if not any(
-            hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact) for x in leaves
-        ):
+        if not any(hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact) for x in leaves):
             raise TypeError(
                 f"{where}: a solve with throw=True has no floating-point output to carry "
                 "its failure check in graph mode. Pass throw=False and return `sol.ok`."

@@ -13,31 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-import numpy as np
 import tensorflow as tf
 
-from ._common import check_x64, leaf_name
+from ._common import SHARED_DTYPES, check_x64, exportable_array, map_tree
 from ._dlpack import CapsuleArray, describe_capsule, export_dlpack, import_dlpack, is_capsule
 
 __all__ = ["from_tf", "to_tf", "tensor_to_jax", "array_to_tf", "TF_DTYPES"]
 
-TF_DTYPES = {
-    tf.bool: "bool",
-    tf.int8: "int8",
-    tf.int16: "int16",
-    tf.int32: "int32",
-    tf.int64: "int64",
-    tf.uint8: "uint8",
-    tf.uint16: "uint16",
-    tf.uint32: "uint32",
-    tf.uint64: "uint64",
-    tf.float16: "float16",
-    tf.bfloat16: "bfloat16",
-    tf.float32: "float32",
-    tf.float64: "float64",
-    tf.complex64: "complex64",
-    tf.complex128: "complex128",
-}
+TF_DTYPES = {tf.as_dtype(name): name for name in SHARED_DTYPES}
 
 _HINT = "e.g. `tf.cast(t, tf."
 
@@ -104,25 +87,9 @@ def _maybe_copy(x: jax.Array, copy: bool | None) -> jax.Array:
 
 def array_to_tf(x: Any, name: str, copy: bool | None) -> tf.Tensor:
     """One JAX array to an eager TF tensor sharing its buffer (unless ``copy``)."""
-    if isinstance(x, jax.core.Tracer):
-        raise TypeError(
-            f"{name} is a traced JAX value (you are inside jit/grad/vmap): only concrete "
-            "arrays can be handed to TensorFlow."
-        )
-    if getattr(x, "dtype", None) == jax.dtypes.float0:
-        raise TypeError(f"{name} has dtype float0, which has no TensorFlow equivalent.")
-    if not isinstance(x, jax.Array):
-        hint = " Use `tf.convert_to_tensor` for numpy arrays." if isinstance(x, np.ndarray) else ""
-        raise TypeError(
-            f"{name} is a {type(x).__module__}.{type(x).__qualname__}, not a jax.Array.{hint}"
-        )
-    if len(x.sharding.device_set) > 1:
-        if not x.is_fully_replicated:
-            raise ValueError(
-                f"{name} is sharded over {len(x.sharding.device_set)} devices; gather it "
-                "onto one device first."
-            )
-        x = x.addressable_data(0)
+    x = exportable_array(
+        x, name, "TensorFlow", TF_DTYPES.values(), "Use `tf.convert_to_tensor` for numpy arrays."
+    )
     if copy:
         x = x.copy()
     capsule = export_dlpack(x)
@@ -130,12 +97,8 @@ def array_to_tf(x: Any, name: str, copy: bool | None) -> tf.Tensor:
 
 
 def from_tf(tree: Any, *, copy: bool | None = None) -> Any:
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
-    out = [tensor_to_jax(t, leaf_name("tree", p), copy) for p, t in leaves]
-    return jax.tree_util.tree_unflatten(treedef, out)
+    return map_tree(tensor_to_jax, tree, copy)
 
 
 def to_tf(tree: Any, *, copy: bool | None = None) -> Any:
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
-    out = [array_to_tf(x, leaf_name("tree", p), copy) for p, x in leaves]
-    return jax.tree_util.tree_unflatten(treedef, out)
+    return map_tree(array_to_tf, tree, copy)

@@ -15,7 +15,6 @@ own symbol.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -24,9 +23,16 @@ import numpy as np
 import tensorflow as tf
 
 from .._compat import tf_record
-from ._common import CompiledFunction, _conj_complex, split_static
+from ._common import (
+    CompiledFunction,
+    WrappedFunction,
+    _conj_complex,
+    check_x64,
+    exportable_array,
+    reject_prng_key,
+)
 from ._status import StatusRecord, status_in_outputs, tf_check_status
-from ._tf_bridge import array_to_tf, read_tensor, tensor_to_jax
+from ._tf_bridge import _HINT, TF_DTYPES, array_to_tf, read_tensor, tensor_to_jax
 
 # TensorFlow's eager tape API (what `tf.custom_gradient` itself calls, minus ~1 ms of
 # Python per call). Private, so it lives in scidiff._compat; without it,
@@ -46,6 +52,20 @@ def _is_dynamic(x: Any) -> bool:
     return _is_tf(x) or isinstance(x, (np.ndarray, jax.Array))
 
 
+def _input_tensor(x: Any, name: str) -> tf.Tensor:
+    """A TF tensor for one dynamic input leaf (tensors are read, arrays become constants)."""
+    if _is_tf(x):
+        return read_tensor(x, name)
+    if isinstance(x, jax.Array):
+        x = exportable_array(x, name, "TensorFlow", TF_DTYPES.values(), "")
+    if str(x.dtype) not in TF_DTYPES.values():
+        raise TypeError(
+            f"{name} has dtype {x.dtype}, which TensorFlow cannot hold here. Supported: "
+            f"{', '.join(sorted(TF_DTYPES.values()))}; cast it first."
+        )
+    return tf.constant(np.asarray(x))
+
+
 def _polymorphic_spec(tensors) -> list[str] | None:
     specs, any_unknown = [], False
     for k, t in enumerate(tensors):
@@ -60,41 +80,20 @@ def _polymorphic_spec(tensors) -> list[str] | None:
     return specs if any_unknown else None
 
 
-class _Wrapped:
+class _Wrapped(WrappedFunction):
     """The TF-callable returned by :func:`wrap` (see its docstring)."""
 
-    def __init__(self, fn: Callable):
-        self.fn = fn
-        self._cache: dict[Any, CompiledFunction] = {}
-        self._converted: dict[Any, Callable] = {}
-        functools.update_wrapper(self, fn)
-        self._where = f"wrap({getattr(fn, '__name__', type(fn).__name__)})"
+    is_dynamic = staticmethod(_is_dynamic)
 
-    def _compiled(self, treedef, dyn_idx, static, diff_mask) -> CompiledFunction:
-        key = (treedef, static, diff_mask)
-        compiled = self._cache.get(key)
-        if compiled is None:
-            compiled = self._cache[key] = CompiledFunction(
-                self.fn, treedef, dyn_idx, static, diff_mask
-            )
-        return compiled
+    def __init__(self, fn: Callable):
+        super().__init__(fn)
+        self._converted: dict[Any, tuple[Callable, list[StatusRecord]]] = {}
 
     def __call__(self, *args, **kwargs):
-        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
-        dyn_idx, static = split_static(
-            leaves,
-            _is_dynamic,
-            self._where,
-            (args, kwargs),
-        )
-        dyn = []
-        for i in dyn_idx:
-            x = leaves[i]
-            dyn.append(
-                read_tensor(x, f"input leaf #{i}") if _is_tf(x) else tf.constant(np.asarray(x))
-            )
+        leaves, treedef, dyn_idx, static = self.split(args, kwargs)
+        dyn = [_input_tensor(leaves[i], f"input leaf #{i}") for i in dyn_idx]
         diff_mask = tuple(x.dtype.is_floating or x.dtype.is_complex for x in dyn)
-        compiled = self._compiled(treedef, dyn_idx, static, diff_mask)
+        compiled = self.compiled(treedef, dyn_idx, static, diff_mask)
         if tf.executing_eagerly():
             outs = self._eager(compiled, dyn)
         else:
@@ -142,6 +141,8 @@ class _Wrapped:
     def _graph(self, compiled: CompiledFunction, dyn: list) -> list:
         from jax.experimental import jax2tf
 
+        for i, x in enumerate(dyn):  # jax2tf would narrow these silently
+            check_x64(TF_DTYPES[x.dtype], f"input leaf #{i}", _HINT)
         poly = _polymorphic_spec(dyn)
         key = (id(compiled), None if poly is None else tuple(poly))
         converted = self._converted.get(key)
@@ -153,6 +154,8 @@ class _Wrapped:
                 # host callback): while tracing, its failure rides in the outputs instead.
                 with status_in_outputs(self._where) as record:
                     out = tuple(compiled._flat_call(list(xs)))
+                for i, o in enumerate(out):  # jax2tf would hand out the raw key bits
+                    reject_prng_key(o.dtype, f"output leaf #{i}", "TensorFlow")
                 records.append(record)
                 return out
 
@@ -228,11 +231,7 @@ def wrap(fn: Callable) -> Callable:
         >>> bool(tf.reduce_all(tf.abs(tape.gradient(y, x) - tf.cos(x)) < 1e-6))
         True
     """
-    if isinstance(fn, _Wrapped):  # idempotent: share the compiled cache
-        return fn
-    if not callable(fn):
-        raise TypeError(f"wrap expects a callable JAX function, got {type(fn).__name__}.")
-    return _Wrapped(fn)
+    return _Wrapped.of(fn)
 
 
 def _make_keras_layer():

@@ -11,31 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-import numpy as np
 import torch
 
-from ._common import check_x64, leaf_name
+from ._common import SHARED_DTYPES, check_x64, exportable_array, map_tree
 from ._dlpack import export_dlpack, import_dlpack
 
 __all__ = ["from_torch", "to_torch", "tensor_to_jax", "array_to_torch", "TORCH_DTYPES"]
 
-# Every dtype both torch and JAX have (torch name -> numpy-style name).
+# Every dtype torch and JAX share (torch dtype -> numpy-style name). DLPack 1.1 also
+# carries two float8 formats both ways (JAX and torch agree on them).
 TORCH_DTYPES = {
-    torch.bool: "bool",
-    torch.int8: "int8",
-    torch.int16: "int16",
-    torch.int32: "int32",
-    torch.int64: "int64",
-    torch.uint8: "uint8",
-    torch.uint16: "uint16",
-    torch.uint32: "uint32",
-    torch.uint64: "uint64",
-    torch.float16: "float16",
-    torch.bfloat16: "bfloat16",
-    torch.float32: "float32",
-    torch.float64: "float64",
-    torch.complex64: "complex64",
-    torch.complex128: "complex128",
+    getattr(torch, name): name for name in (*SHARED_DTYPES, "float8_e4m3fn", "float8_e5m2")
 }
 
 
@@ -70,7 +56,7 @@ def tensor_to_jax(t: Any, name: str, copy: bool | None) -> jax.Array:
     dtype = TORCH_DTYPES.get(t.dtype)
     if dtype is None:
         raise TypeError(
-            f"{name} has dtype {t.dtype}, which JAX does not support. Supported: "
+            f"{name} has dtype {t.dtype}, which cannot cross to JAX by DLPack. Supported: "
             + ", ".join(str(d).removeprefix("torch.") for d in TORCH_DTYPES)
             + "."
         )
@@ -113,42 +99,17 @@ def tensor_to_jax(t: Any, name: str, copy: bool | None) -> jax.Array:
 
 def array_to_torch(x: Any, name: str, copy: bool | None) -> torch.Tensor:
     """One JAX array to a torch tensor; ``name`` is used in error messages."""
-    if isinstance(x, jax.core.Tracer):
-        raise TypeError(
-            f"{name} is a traced JAX value (you are inside jit/grad/vmap): only concrete "
-            "arrays can be handed to torch. To use a JAX function from torch, wrap it with "
-            "`scidiff.interop.torch.wrap`."
-        )
-    if getattr(x, "dtype", None) == jax.dtypes.float0:
-        raise TypeError(
-            f"{name} has dtype float0 (the tangent type of integer inputs), which has no "
-            "torch equivalent."
-        )
-    if not isinstance(x, jax.Array):
-        hint = " Use `torch.from_numpy` for numpy arrays." if isinstance(x, np.ndarray) else ""
-        raise TypeError(
-            f"{name} is a {type(x).__module__}.{type(x).__qualname__}, not a jax.Array.{hint}"
-        )
-    if len(x.sharding.device_set) > 1:
-        if not x.is_fully_replicated:
-            raise ValueError(
-                f"{name} is sharded over {len(x.sharding.device_set)} devices; DLPack "
-                "shares one buffer on one device. Gather it first (e.g. "
-                "`jax.device_put(x, jax.devices()[0])`)."
-            )
-        x = x.addressable_data(0)
+    x = exportable_array(
+        x, name, "torch", TORCH_DTYPES.values(), "Use `torch.from_numpy` for numpy arrays."
+    )
     capsule = export_dlpack(x)  # CPU fast path, else the protocol (streams on GPU)
     t = torch.from_dlpack(x if capsule is None else capsule)
     return t.clone() if copy else t
 
 
 def from_torch(tree: Any, *, copy: bool | None = None) -> Any:
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
-    out = [tensor_to_jax(t, leaf_name("tree", p), copy) for p, t in leaves]
-    return jax.tree_util.tree_unflatten(treedef, out)
+    return map_tree(tensor_to_jax, tree, copy)
 
 
 def to_torch(tree: Any, *, copy: bool | None = None) -> Any:
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
-    out = [array_to_torch(x, leaf_name("tree", p), copy) for p, x in leaves]
-    return jax.tree_util.tree_unflatten(treedef, out)
+    return map_tree(array_to_torch, tree, copy)

@@ -17,7 +17,6 @@ differentiate it again; its own backward is again a compiled JAX VJP.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +24,7 @@ import jax
 import numpy as np
 import torch
 
-from ._common import CompiledFunction, check_x64, split_static
+from ._common import CompiledFunction, WrappedFunction, check_x64
 from ._torch_bridge import array_to_torch, tensor_to_jax
 
 __all__ = ["wrap", "TorchModule"]
@@ -102,35 +101,20 @@ def _vjp_wrapper(compiled: CompiledFunction) -> Callable:
     return wrapped
 
 
-class _Wrapped:
+class _Wrapped(WrappedFunction):
     """The torch-callable returned by :func:`wrap` (see its docstring)."""
 
-    def __init__(self, fn: Callable):
-        self.fn = fn
-        self._cache: dict[Any, CompiledFunction] = {}
-        functools.update_wrapper(self, fn)
-        self._where = f"wrap({getattr(fn, '__name__', type(fn).__name__)})"
+    is_dynamic = staticmethod(_is_dynamic)
 
-    def _compiled(self, treedef, dyn_idx, static, diff_mask) -> CompiledFunction:
-        key = (treedef, static, diff_mask)
-        compiled = self._cache.get(key)
-        if compiled is None:
-            compiled = CompiledFunction(self.fn, treedef, dyn_idx, static, diff_mask)
-            self._cache[key] = compiled
-        return compiled
-
+    # torch.compile cannot trace into JAX (its fake tensors have no data): the call is a
+    # graph break, run eagerly -- so a failed solve raises its error there as usual.
+    @torch.compiler.disable(reason="scidiff.interop.torch.wrap runs JAX code eagerly")
     def __call__(self, *args, **kwargs):
-        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
-        dyn_idx, static = split_static(
-            leaves,
-            _is_dynamic,
-            self._where,
-            (args, kwargs),
-        )
+        leaves, treedef, dyn_idx, static = self.split(args, kwargs)
         dyn = [leaves[i] for i in dyn_idx]
         grad_on = torch.is_grad_enabled()
         diff_mask = tuple(grad_on and isinstance(x, torch.Tensor) and x.requires_grad for x in dyn)
-        compiled = self._compiled(treedef, dyn_idx, static, diff_mask)
+        compiled = self.compiled(treedef, dyn_idx, static, diff_mask)
         if any(diff_mask):
             outs = _JaxFunction.apply(compiled, *dyn)
         else:  # nothing to differentiate: skip the autograd node altogether
@@ -188,11 +172,7 @@ def wrap(fn: Callable) -> Callable:
         >>> torch.allclose(x.grad, 2 * torch.cos(x.detach()))
         True
     """
-    if isinstance(fn, _Wrapped):  # idempotent: share the compiled cache
-        return fn
-    if not callable(fn):
-        raise TypeError(f"wrap expects a callable JAX function, got {type(fn).__name__}.")
-    return _Wrapped(fn)
+    return _Wrapped.of(fn)
 
 
 class TorchModule(torch.nn.Module):

@@ -21,10 +21,11 @@ from __future__ import annotations
 from typing import Any
 
 from . import _torch_bridge
+from ._common import SolveFailedError as SolveFailedError
 from ._torch_wrap import TorchModule as TorchModule
 from ._torch_wrap import wrap as wrap
 
-__all__ = ["from_torch", "to_torch", "wrap", "TorchModule"]
+__all__ = ["from_torch", "to_torch", "wrap", "TorchModule", "SolveFailedError"]
 
 
 def from_torch(tree: Any, *, copy: bool | None = None) -> Any:

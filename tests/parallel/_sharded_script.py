@@ -6,6 +6,7 @@ joins a two-process run on loopback and checks the same across processes.
 """
 
 import sys
+import warnings
 
 import jax
 
@@ -19,6 +20,7 @@ if len(sys.argv) > 1 and sys.argv[1] == "--distributed":
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+import scidiff.kernels as kernels  # noqa: E402
 import scidiff.parallel as sp  # noqa: E402
 
 
@@ -47,16 +49,58 @@ def main():
 
     mesh2 = jax.make_mesh((2, n_dev // 2), ("x", "y"))
     mesh1 = jax.make_mesh((n_dev,), ("x",))
+    # The strings keep their old meaning ("zero"/"edge" are deprecated and say so).
     for boundary, mode in (("periodic", "wrap"), ("zero", "constant"), ("edge", "edge")):
         ref = laplacian_2d(np.pad(u, 1, mode=mode))
         for axes in (("x", "y"), ("x", None), (None, "y")):
-            fn = jax.jit(sp.sharded_stencil(laplacian_2d, mesh2, axes, 1, boundary=boundary))
-            got = fn(jax.device_put(u, sp.grid_sharding(mesh2, axes)))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                stencil = sp.sharded_stencil(laplacian_2d, mesh2, axes, 1, boundary=boundary)
+            warned = any(issubclass(w.category, DeprecationWarning) for w in caught)
+            assert warned == (boundary != "periodic"), boundary  # "periodic" is Periodic()
+            got = jax.jit(stencil)(jax.device_put(u, sp.grid_sharding(mesh2, axes)))
             np.testing.assert_allclose(host(got), ref, rtol=1e-12, atol=1e-12)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            got1 = sp.sharded_stencil(fourth_order_1d, mesh1, ("x",), 2, boundary=boundary)(v)
         ref1 = fourth_order_1d(np.pad(v, 2, mode=mode))
-        got1 = sp.sharded_stencil(fourth_order_1d, mesh1, ("x",), 2, boundary=boundary)(v)
         np.testing.assert_allclose(host(got1), ref1, rtol=1e-12, atol=1e-12)
     print("OK stencil", n_dev, jax.process_count())
+
+    # The kernels' boundary objects: results equal the single-device kernels model.
+    grid = kernels.Grid((16, 24), extent=(1.0, 1.5))
+    hx, hy = grid.spacing
+    kappa = 0.2
+
+    def heat_stencil(p):  # the Heat model's order-2 (5-point) right-hand side
+        return kappa * (
+            (p[:-2, 1:-1] - 2 * p[1:-1, 1:-1] + p[2:, 1:-1]) / hx**2
+            + (p[1:-1, :-2] - 2 * p[1:-1, 1:-1] + p[1:-1, 2:]) / hy**2
+        )
+
+    for bcs in (
+        kernels.Periodic(),
+        kernels.Dirichlet(0.3),
+        kernels.Neumann(0.7),
+        ((kernels.Dirichlet(1.0), kernels.Neumann(-0.5)), kernels.Periodic()),
+    ):
+        ref = np.asarray(kernels.Heat(grid, kappa, bcs)(0.0, jnp.asarray(u)))
+        for axes in (("x", "y"), ("x", None), (None, "y")):
+            fn = sp.sharded_stencil(heat_stencil, mesh2, axes, 1, boundary=bcs, grid=grid)
+            got = jax.jit(fn)(jax.device_put(u, sp.grid_sharding(mesh2, axes)))
+            np.testing.assert_allclose(host(got), ref, rtol=1e-11, atol=1e-9)
+
+    # width 2 (order-4 Laplacian), both centrings, a different condition per side
+    for centring in ("cell", "vertex"):
+        g1 = kernels.Grid(32, extent=2.0, centring=centring)
+        (h,) = g1.spacing
+        for bcs in ((kernels.Dirichlet(-0.2), kernels.Neumann(0.7)), kernels.Neumann(1.1)):
+            ref1 = np.asarray(kernels.laplacian(jnp.asarray(v), g1, bcs, order=4))
+            fn = sp.sharded_stencil(
+                lambda p, h=h: fourth_order_1d(p) / h**2, mesh1, ("x",), 2, boundary=bcs, grid=g1
+            )
+            np.testing.assert_allclose(host(fn(v)), ref1, rtol=1e-11, atol=1e-8)
+    print("OK kernels boundaries", n_dev, jax.process_count())
 
     def decay(y0, k):  # a tiny adaptive-in-spirit computation with a while loop
         def body(c):

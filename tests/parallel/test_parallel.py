@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+import scidiff.kernels as kernels
 import scidiff.parallel as sp
 
 SCRIPT = Path(__file__).with_name("_sharded_script.py")
@@ -29,6 +30,7 @@ def test_emulated_devices_match_single_device():
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "OK stencil 4 1" in out.stdout
+    assert "OK kernels boundaries 4 1" in out.stdout
     assert "OK ensemble 4 1" in out.stdout
 
 
@@ -55,6 +57,7 @@ def test_two_processes_on_loopback():
     for p, (stdout, stderr) in zip(procs, outs):
         assert p.returncode == 0, stderr[-3000:]
         assert "OK stencil 4 2" in stdout
+        assert "OK kernels boundaries 4 2" in stdout
         assert "OK ensemble 4 2" in stdout
 
 
@@ -65,8 +68,31 @@ def mesh():
 
 def test_errors(mesh):
     lap = lambda p: p[:-2] - 2 * p[1:-1] + p[2:]
-    with pytest.raises(ValueError, match="unknown boundary 'wall'"):
+    with pytest.raises(ValueError, match="unknown boundary 'wall'.*Dirichlet"):
         sp.sharded_stencil(lap, mesh, ("x",), 1, boundary="wall")
+    with pytest.raises(TypeError, match="unknown boundary condition 3.0"):
+        sp.sharded_stencil(lap, mesh, ("x",), 1, boundary=3.0)
+    with pytest.raises(ValueError, match="Periodic must be set on both sides"):
+        sp.sharded_stencil(lap, mesh, ("x",), 1, boundary=(kernels.Periodic(), kernels.Neumann()))
+    with pytest.raises(ValueError, match="must be scalars, got shape"):
+        sp.sharded_stencil(lap, mesh, ("x",), 1, boundary=kernels.Dirichlet(jnp.ones(3)))
+    with pytest.raises(ValueError, match="Neumann.*needs the grid spacing: pass `grid=`"):
+        sp.sharded_stencil(lap, mesh, ("x",), 1, boundary=kernels.Neumann(0.5))(jnp.zeros(4))
+    with pytest.raises(ValueError, match="Periodic boundaries need a cell-centred grid"):
+        sp.sharded_stencil(
+            lap,
+            mesh,
+            ("x",),
+            1,
+            grid=kernels.Grid(5, centring="vertex"),
+            boundary=kernels.Periodic(),
+        )
+    with pytest.raises(ValueError, match=r"field shape \(6,\) does not match the grid's"):
+        sp.sharded_stencil(lap, mesh, ("x",), 1, grid=kernels.Grid(4), boundary=kernels.Periodic())(
+            jnp.zeros(6)
+        )
+    with pytest.deprecated_call(match="'zero' is not Dirichlet"):
+        sp.sharded_stencil(lap, mesh, ("x",), 1, boundary="zero")
     with pytest.raises(ValueError, match="mesh has no axis 'y'"):
         sp.sharded_stencil(lap, mesh, ("y",), 1)
     with pytest.raises(ValueError, match="field has 2 axes but `mesh_axes` names 1"):
@@ -95,3 +121,35 @@ def test_single_device_results_and_grad(mesh):
     g = jax.grad(lambda v: jnp.sum(lap(v) ** 2))(u)
     g_ref = jax.grad(lambda v: jnp.sum((jnp.roll(v, 1) - 2 * v + jnp.roll(v, -1)) ** 2))(u)
     assert jnp.allclose(g, g_ref)
+
+
+def test_boundary_values_are_traced_and_differentiable(mesh):
+    """d/dg of the sharded Dirichlet(g) stencil equals the kernels' single-device one."""
+    grid = kernels.Grid(8)
+    (h,) = grid.spacing
+    u = jnp.sin(jnp.linspace(0.0, 3.0, 8))
+
+    def sharded(g):
+        lap = lambda p: (p[:-2] - 2 * p[1:-1] + p[2:]) / h**2
+        fn = sp.sharded_stencil(lap, mesh, ("x",), 1, boundary=kernels.Dirichlet(g), grid=grid)
+        return jnp.sum(fn(u) ** 2)
+
+    def single(g):
+        return jnp.sum(kernels.laplacian(u, grid, kernels.Dirichlet(g)) ** 2)
+
+    assert jnp.allclose(sharded(0.4), single(0.4), rtol=1e-12)
+    assert jnp.allclose(jax.jit(jax.grad(sharded))(0.4), jax.grad(single)(0.4), rtol=1e-10)
+
+
+def test_a_custom_boundary_protocol_object(mesh):
+    """Any object with `ghost_cells` works: here, ghosts fixed to 5."""
+
+    class Five:
+        def ghost_cells(self, block, width, axis, side, spacing, vertex):
+            shape = list(block.shape)
+            shape[axis] = width
+            return jnp.full(shape, 5.0, block.dtype)
+
+    assert isinstance(Five(), sp.HaloBoundary)
+    lap = sp.sharded_stencil(lambda p: p[:-2] + p[2:], mesh, ("x",), 1, boundary=Five())
+    assert jnp.allclose(lap(jnp.zeros(4)), jnp.array([5.0, 0.0, 0.0, 5.0]))

@@ -85,3 +85,18 @@ def test_importing_compat_imports_no_framework():
         "sorted(m for m in sys.modules if m.startswith(('torch', 'tensorflow')))"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_version_is_defined_once_in_pyproject():
+    import importlib.metadata
+    import re
+    from pathlib import Path
+
+    import scidiff
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "pyproject.toml").read_text()  # (tomllib needs Python 3.11)
+    (pyproject,) = re.findall(r'(?m)^version = "([^"]+)"$', text)
+    assert scidiff.__version__ == importlib.metadata.version("scidiff") == pyproject
+    init = (root / "src" / "scidiff" / "__init__.py").read_text()
+    assert not re.search(r"__version__\s*=\s*['\"]", init), "version literal in __init__.py"

@@ -76,4 +76,8 @@ from ._optimize._least_squares import least_squares as least_squares
 from ._optimize._minimize import MinimizeSolution as MinimizeSolution
 from ._optimize._minimize import minimize as minimize
 
-__version__ = "0.1.0"
+# The version is defined once, in pyproject.toml; read it from the installed metadata.
+from importlib.metadata import version as _version
+
+__version__ = _version("scidiff")
+del _version

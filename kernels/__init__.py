@@ -21,6 +21,7 @@ from ._boundary import pad as pad
 from ._boundary import pad_axis as pad_axis
 from ._cfl import check_cfl as check_cfl
 from ._cfl import stable_dt as stable_dt
+from ._diffusion import diffusion as diffusion
 from ._fd import derivative as derivative
 from ._fd import divergence as divergence
 from ._fd import gradient as gradient

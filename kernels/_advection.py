@@ -27,12 +27,12 @@ from collections.abc import Callable
 import jax.numpy as jnp
 from jax import lax
 
-from ._boundary import Neumann, Periodic, _pad_one, normalize_bcs
+from ._boundary import Neumann, Periodic, normalize_bcs, pad_pairs_axis
 from ._grid import Grid, check_field
 
 __all__ = ["advection", "flux_divergence", "weno5_reconstruct"]
 
-_SCHEMES = {"upwind": 1, "weno5": 3}
+SCHEME_WIDTHS = {"upwind": 1, "weno5": 3}
 
 
 def weno5_reconstruct(vm2, vm1, v0, vp1, vp2):
@@ -70,10 +70,10 @@ def _face_fluxes(fp, fm, ax: int, n: int, w: int, scheme: str):
     return left + right
 
 
-def _check_scheme(scheme: str) -> int:
-    if scheme not in _SCHEMES:
+def check_scheme(scheme: str) -> int:
+    if scheme not in SCHEME_WIDTHS:
         raise ValueError(f"Unknown advection scheme {scheme!r}: use 'weno5' or 'upwind'.")
-    return _SCHEMES[scheme]
+    return SCHEME_WIDTHS[scheme]
 
 
 def flux_divergence(
@@ -100,15 +100,17 @@ def flux_divergence(
         Array like ``u``.
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Burgers, Grid, Periodic, flux_divergence
         >>> g = Grid(64)
         >>> u = jnp.sin(2 * jnp.pi * g.coordinates()[0])
         >>> dudt = flux_divergence(u, g, Periodic(), lambda v, a: v**2 / 2,
         ...                        lambda v, a: jnp.abs(v))    # inviscid Burgers
     """
-    w = _check_scheme(scheme)
+    w = check_scheme(scheme)
     check_field(u, grid)
     pairs = normalize_bcs(bcs, grid)
-    padder = lambda v, a, width: _pad_one(v, grid, pairs, a, width, width)
+    padder = lambda v, a, width: pad_pairs_axis(v, grid, pairs, a, width, width)
     return padded_flux_divergence(jnp.asarray(u), grid, padder, flux, speed, scheme=scheme, width=w)
 
 
@@ -147,11 +149,13 @@ def advection(u, velocity, grid: Grid, bcs, *, scheme: str = "weno5"):
         ValueError: unknown scheme, or a velocity of the wrong shape.
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Grid, Periodic, advection
         >>> g = Grid((32, 32))
         >>> X, Y = g.meshgrid()
         >>> dudt = advection(jnp.sin(2 * jnp.pi * X), jnp.array([1.0, 0.5]), g, Periodic())
     """
-    _check_scheme(scheme)
+    check_scheme(scheme)
     check_field(u, grid)
     u = jnp.asarray(u)
     c = jnp.asarray(velocity, dtype=u.dtype)
@@ -170,10 +174,10 @@ def advection(u, velocity, grid: Grid, bcs, *, scheme: str = "weno5"):
         )
     pairs = normalize_bcs(bcs, grid)
     vel_pairs = tuple(p if isinstance(p[0], Periodic) else (Neumann(), Neumann()) for p in pairs)
-    w = _SCHEMES[scheme]
+    w = SCHEME_WIDTHS[scheme]
     # Pad each velocity component along its own axis once; `flux` receives u padded along
     # the same axis, so shapes agree (channels of u broadcast against the component).
-    cpad = [_pad_one(c[a], grid, vel_pairs, a, w, w) for a in range(nd)]
+    cpad = [pad_pairs_axis(c[a], grid, vel_pairs, a, w, w) for a in range(nd)]
     flux = lambda v, a: cpad[a] * v
     speed = lambda v, a: jnp.abs(cpad[a])
     return flux_divergence(u, grid, bcs, flux, speed, scheme=scheme)

@@ -40,6 +40,9 @@ from jax import lax
 
 from ._grid import Grid, check_field
 
+# Width and periodic flags of the axes already padded by :func:`pad` (0: none yet).
+Corner = tuple[int, tuple[bool, ...]] | int
+
 __all__ = ["AbstractBC", "Periodic", "Dirichlet", "Neumann", "normalize_bcs", "pad", "pad_axis"]
 
 
@@ -48,13 +51,27 @@ class AbstractBC(eqx.Module):
 
 
 class Periodic(AbstractBC):
-    """The field wraps around this axis. Example: ``pad(u, grid, Periodic(), 1)``."""
+    """The field wraps around this axis (both sides of an axis must be periodic).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Grid, Periodic, pad
+        >>> pad(jnp.arange(4.0), Grid(4), Periodic(), 1).tolist()
+        [3.0, 0.0, 1.0, 2.0, 3.0, 0.0]
+    """
 
 
 class Dirichlet(AbstractBC):
     """Fixed value ``u = value`` on this side (scalar or face-shaped array, differentiable).
 
-    Example: ``Dirichlet(1.0)``, or ``Dirichlet(jnp.sin(x))`` on a side of a 2D grid.
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Dirichlet, Grid, Periodic, laplacian
+        >>> g = Grid((8, 4))
+        >>> (y,) = g.coordinates()[1:]
+        >>> bcs = ((Dirichlet(1.0), Dirichlet(jnp.sin(y))), Periodic())  # a face-shaped value
+        >>> laplacian(jnp.ones(g.shape), g, bcs).shape
+        (8, 4)
     """
 
     value: Any = eqx.field(default=0.0, converter=jnp.asarray)
@@ -63,7 +80,12 @@ class Dirichlet(AbstractBC):
 class Neumann(AbstractBC):
     """Fixed outward normal derivative ``du/dn = flux`` on this side (0: insulated wall).
 
-    Example: ``Neumann()`` (no flux), ``Neumann(0.5)`` (gradient 0.5 pointing outwards).
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Grid, Neumann, pad
+        >>> g = Grid(4, 4.0)   # h = 1
+        >>> pad(jnp.zeros(4), g, Neumann(0.5), 1).tolist()   # ghost = u + h q, outwards
+        [0.5, 0.0, 0.0, 0.0, 0.0, 0.5]
     """
 
     flux: Any = eqx.field(default=0.0, converter=jnp.asarray)
@@ -208,7 +230,7 @@ def _ghosts(u, pair, axis: int, h: float, vertex: bool, width: int, side: int, c
     return mirror + dist * _face_value(bc.flux, u, axis, "flux", corner)
 
 
-def _ghost_slabs(u, grid: Grid, pairs, axis: int, wl: int, wu: int, corner=0):
+def _ghost_slabs(u, grid: Grid, pairs, axis: int, wl: int, wu: int, corner: Corner = 0):
     """The ``(lower, upper)`` ghost slabs (``None`` for zero width) of grid ``axis``."""
     if wl < 0 or wu < 0:
         raise ValueError(f"Ghost widths must be non-negative integers, got ({wl}, {wu}).")
@@ -228,14 +250,14 @@ def _ghost_slabs(u, grid: Grid, pairs, axis: int, wl: int, wu: int, corner=0):
     return lo, hi
 
 
-def _pad_one(u, grid: Grid, pairs, axis: int, wl: int, wu: int, corner=0):
+def pad_pairs_axis(u, grid: Grid, pairs, axis: int, wl: int, wu: int, corner: Corner = 0):
     """Pad grid ``axis`` of ``u`` (already shape-checked) by ``(wl, wu)`` ghost points."""
     lo, hi = _ghost_slabs(u, grid, pairs, axis, wl, wu, corner)
     parts = [p for p in (lo, u, hi) if p is not None]
     return jnp.concatenate(parts, axis=u.ndim - grid.ndim + axis) if len(parts) > 1 else u
 
 
-def _shifted(u, grid: Grid, pairs, axis: int, offsets):
+def shifted_along(u, grid: Grid, pairs, axis: int, offsets):
     """``{k: s_k}`` with ``s_k[i] = u[i + k]`` along grid ``axis``, ghosts where ``i + k``
     falls outside.
 
@@ -261,9 +283,11 @@ def _shifted(u, grid: Grid, pairs, axis: int, offsets):
         if k == 0:
             out[k] = u
         elif k > 0:  # interior u[k:], then the first k upper ghosts
+            assert hi is not None  # w >= k > 0
             body = zpad(lax.slice_in_dim(u, k, n, axis=ax), 0, k)
             out[k] = body + zpad(lax.slice_in_dim(hi, 0, k, axis=ax), n - k, 0)
         else:  # the last |k| lower ghosts, then interior u[:n-|k|]
+            assert lo is not None  # w >= |k| > 0
             body = zpad(lax.slice_in_dim(u, 0, n + k, axis=ax), -k, 0)
             out[k] = body + zpad(lax.slice_in_dim(lo, w + k, w, axis=ax), 0, n + k)
     return out
@@ -276,6 +300,8 @@ def pad_axis(u, grid: Grid, bcs, axis: int, width: int | tuple[int, int]):
     ghosts along that axis only. ``width`` may be ``(lower, upper)``.
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Grid, Periodic, pad_axis
         >>> g = Grid((4, 3))
         >>> pad_axis(jnp.ones((4, 3)), g, Periodic(), axis=1, width=2).shape
         (4, 7)
@@ -284,8 +310,11 @@ def pad_axis(u, grid: Grid, bcs, axis: int, width: int | tuple[int, int]):
     check_field(u, grid)
     if not -grid.ndim <= axis < grid.ndim:
         raise ValueError(f"`axis` {axis} is out of range for a {grid.ndim}D grid.")
-    wl, wu = (width, width) if np.ndim(width) == 0 else width
-    return _pad_one(jnp.asarray(u), grid, pairs, axis % grid.ndim, int(wl), int(wu))
+    if isinstance(width, (tuple, list)):
+        wl, wu = (int(w) for w in width)
+    else:
+        wl = wu = int(width)
+    return pad_pairs_axis(jnp.asarray(u), grid, pairs, axis % grid.ndim, wl, wu)
 
 
 def pad(u, grid: Grid, bcs, width: int):
@@ -310,9 +339,11 @@ def pad(u, grid: Grid, bcs, width: int):
         ValueError/TypeError: shape mismatch, unknown condition, width too large.
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Dirichlet, Grid, pad
         >>> g = Grid(4)
-        >>> pad(jnp.arange(4.0), g, Dirichlet(0.0), 1)
-        Array([-0.,  0.,  1.,  2.,  3., -3.], dtype=float32)
+        >>> pad(jnp.arange(4.0), g, Dirichlet(0.0), 1).tolist()   # ghosts 2g - u mirrored
+        [0.0, 0.0, 1.0, 2.0, 3.0, -3.0]
     """
     pairs = normalize_bcs(bcs, grid)
     check_field(u, grid)
@@ -320,5 +351,6 @@ def pad(u, grid: Grid, bcs, width: int):
     width = int(width)
     for axis in range(grid.ndim):
         periodic = tuple(isinstance(pairs[a][0], Periodic) for a in range(axis))
-        u = _pad_one(u, grid, pairs, axis, width, width, corner=(width, periodic) if axis else 0)
+        corner: Corner = (width, periodic) if axis else 0
+        u = pad_pairs_axis(u, grid, pairs, axis, width, width, corner=corner)
     return u

@@ -24,6 +24,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike
 
 from ._grid import Grid
 
@@ -42,18 +43,19 @@ _LAPLACIAN_MAX = {2: 4.0, 4: 16.0 / 3.0}
 def stable_dt(
     grid: Grid,
     *,
-    diffusivity=0.0,
-    velocity=0.0,
-    wave_speed=0.0,
+    diffusivity: ArrayLike = 0.0,
+    velocity: ArrayLike = 0.0,
+    wave_speed: ArrayLike = 0.0,
     order: int = 2,
     integrator: str = "rk4",
     safety: float = 0.9,
-):
+) -> Array:
     r"""Largest stable explicit step for diffusion, advection and waves on ``grid``.
 
     Arguments:
         grid: the grid (its spacings).
-        diffusivity: :math:`\kappa \ge 0` (largest diffusion coefficient; traced).
+        diffusivity: :math:`\kappa \ge 0`, a scalar or a field (its largest value
+            bounds the spectrum of :math:`\nabla\cdot(\kappa\nabla)`; traced).
         velocity: advection speed, a scalar for every axis or one per axis (``|v|`` is
             used; pass ``max |u|`` for nonlinear advection; traced).
         wave_speed: :math:`c` of a second-order wave equation (traced).
@@ -66,6 +68,7 @@ def stable_dt(
         cannot be stable at all, e.g. Euler for a wave equation).
 
     Example:
+        >>> from scidiff.kernels import Grid, stable_dt
         >>> g = Grid((128, 128))
         >>> dt = stable_dt(g, diffusivity=0.1)       # 0.9 * 2.785 / (0.1 * 4 * 2 * 128**2)
     """
@@ -77,7 +80,7 @@ def stable_dt(
     inv_h2 = sum(1.0 / h**2 for h in grid.spacing)
     velocity = jnp.asarray(velocity)
     dtype = jnp.result_type(diffusivity, velocity, wave_speed, float)
-    kappa = jnp.abs(jnp.asarray(diffusivity, dtype))
+    kappa = jnp.max(jnp.abs(jnp.asarray(diffusivity, dtype)))  # a field: its largest value
     v = jnp.broadcast_to(jnp.abs(jnp.asarray(velocity, dtype)), (grid.ndim,))
     c = jnp.abs(jnp.asarray(wave_speed, dtype))
     lam_real = kappa * _LAPLACIAN_MAX[order] * inv_h2 + 2 * sum(
@@ -99,19 +102,27 @@ def check_cfl(dt, max_dt, *, what: str = "explicit step"):
         ValueError: ``dt`` is too large (concrete case).
 
     Example:
+        >>> from scidiff.kernels import Grid, check_cfl, stable_dt
         >>> dt = check_cfl(1e-5, stable_dt(Grid(64), diffusivity=1.0))
     """
     dt = jnp.asarray(dt)
     max_dt = jnp.asarray(max_dt)
-    bad = jnp.abs(dt) > max_dt
+    if dt.ndim or max_dt.ndim:
+        raise ValueError(
+            f"check_cfl compares scalars: got dt of shape {dt.shape} and a limit of shape "
+            f"{max_dt.shape} (reduce a per-point limit with jnp.min first)."
+        )
+    bad = (jnp.abs(dt) > max_dt) | ~jnp.isfinite(dt)
     msg = (
-        f"unstable {what}: dt exceeds the CFL limit of the explicit integrator; "
-        "reduce dt (see scidiff.kernels.stable_dt) or use an implicit/ETD solver."
+        f"unstable {what}: dt exceeds the CFL limit of the explicit integrator (or is not "
+        "finite); reduce dt (see scidiff.kernels.stable_dt) or use an implicit/ETD solver."
     )
     try:
         concrete = bool(bad)
-    except jax.errors.ConcretizationTypeError:
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError):
         return eqx.error_if(dt, bad, msg)
+    if not bool(jnp.isfinite(dt)):
+        raise ValueError(f"`dt` must be a finite number for the {what}, got {float(dt)}.")
     if concrete:
         raise ValueError(
             f"Unstable {what}: dt={float(dt):.3g} exceeds the CFL limit {float(max_dt):.3g} of "

@@ -58,7 +58,7 @@ __all__ = ["ETDRK", "etdrk_coefficients"]
 _ORDERS = (1, 2, 3, 4)
 
 
-def _check_order(order: Any) -> int:
+def check_etdrk_order(order: Any) -> int:
     if isinstance(order, bool) or order not in _ORDERS:
         raise ValueError(f"ETDRK `order` must be 1, 2, 3 or 4; got {order!r}.")
     return int(order)
@@ -66,7 +66,7 @@ def _check_order(order: Any) -> int:
 
 def _work_dtypes(z: Array) -> tuple[Any, Any]:
     """(real, complex) working dtypes: float64 whenever x64 is enabled."""
-    if jax.config.jax_enable_x64:
+    if jnp.dtype(jnp.result_type(float)) == jnp.float64:
         return jnp.float64, jnp.complex128
     return jnp.float32, jnp.complex64
 
@@ -178,12 +178,13 @@ def etdrk_coefficients(
         ValueError: for an order outside 1--4 or ``num_points < 2``.
 
     Example:
+        >>> from scidiff.kernels import etdrk_coefficients
         >>> import jax.numpy as jnp
         >>> c = etdrk_coefficients(-jnp.arange(4.0) ** 2, 0.1, order=1)
         >>> sorted(c)
         ['E', 'Q']
     """
-    order = _check_order(order)
+    order = check_etdrk_order(order)
     if int(num_points) < 2:
         raise ValueError(f"`num_points` must be at least 2, got {num_points}.")
     lin = jnp.asarray(linear)
@@ -232,6 +233,7 @@ class ETDRK(eqx.Module):
             ``"F2"`` pre-multiplied by its weight in the scheme (4 for ETDRK3, 2 for ETDRK4).
 
     Example:
+        >>> from scidiff.kernels import ETDRK
         >>> import jax.numpy as jnp
         >>> k = jnp.fft.rfftfreq(64, 1 / 64)
         >>> scheme = ETDRK(-(k**2), 0.01, order=4)  # heat equation, exact in time
@@ -253,7 +255,7 @@ class ETDRK(eqx.Module):
         num_points: int = 32,
         radius: float = 1.0,
     ):
-        self.order = _check_order(order)
+        self.order = check_etdrk_order(order)
         coef = etdrk_coefficients(linear, dt, order, num_points=num_points, radius=radius)
         if mask is not None:
             mask = jnp.asarray(mask)

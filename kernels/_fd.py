@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ._boundary import _shifted, normalize_bcs
+from ._boundary import normalize_bcs, shifted_along
 from ._grid import Grid, check_field
 
 __all__ = ["derivative", "gradient", "divergence", "laplacian"]
@@ -48,7 +48,7 @@ def _apply(u, grid: Grid, pairs, axis: int, weights: dict[int, float], scale: fl
 
 def _stencil_terms(u, grid: Grid, pairs, axis: int, weights: dict[int, float], scale: float):
     """``(centre weight, [(weight, shifted array), ...])`` for one axis."""
-    shifted = _shifted(u, grid, pairs, axis, sorted(weights))
+    shifted = shifted_along(u, grid, pairs, axis, sorted(weights))
     terms = [(w * scale, shifted[k]) for k, w in sorted(weights.items(), reverse=True) if k]
     return weights.get(0, 0.0) * scale, terms
 
@@ -70,6 +70,7 @@ def _combine(u, *parts):
     for wgt, arr in terms:
         term = arr if wgt == ref else arr * jnp.asarray(wgt / ref, u.dtype)
         out = term if out is None else out + term
+    assert out is not None  # there is at least one term
     return out * jnp.asarray(ref, u.dtype)
 
 
@@ -97,6 +98,8 @@ def derivative(u, grid: Grid, bcs, axis: int, *, order: int = 2):
         Array like ``u``.
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Grid, Periodic, derivative
         >>> g = Grid(64, 2 * jnp.pi)
         >>> (x,) = g.coordinates()
         >>> du = derivative(jnp.sin(x), g, Periodic(), 0, order=4)   # ~ cos(x)
@@ -112,6 +115,8 @@ def gradient(u, grid: Grid, bcs, *, order: int = 2):
     r"""Gradient :math:`\nabla u`, stacked on a new leading axis of length ``grid.ndim``.
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Grid, Periodic, gradient
         >>> g = Grid((32, 32))
         >>> gradient(jnp.zeros((32, 32)), g, Periodic()).shape
         (2, 32, 32)
@@ -133,6 +138,8 @@ def divergence(v, grid: Grid, bcs, *, order: int = 2):
         ValueError: if ``v`` does not have ``grid.ndim`` components.
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Grid, Periodic, divergence
         >>> g = Grid((16, 16))
         >>> divergence(jnp.zeros((2, 16, 16)), g, Periodic()).shape
         (16, 16)
@@ -166,6 +173,8 @@ def laplacian(u, grid: Grid, bcs, *, order: int = 2):
         TypeError: unknown boundary condition.
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Grid, Periodic, laplacian
         >>> g = Grid(64, 2 * jnp.pi)
         >>> (x,) = g.coordinates()
         >>> lap = laplacian(jnp.sin(x), g, Periodic(), order=4)   # ~ -sin(x)

@@ -7,9 +7,12 @@ while fields living on a grid are ordinary traced arrays.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -18,13 +21,32 @@ __all__ = ["Grid"]
 _CENTRINGS = ("cell", "vertex")
 
 
-def _as_tuple(x, ndim: int, name: str) -> tuple[float, ...]:
-    if np.ndim(x) == 0:
-        return (float(x),) * ndim
-    out = tuple(float(v) for v in x)
-    if len(out) != ndim:
-        raise ValueError(f"`{name}` has {len(out)} entries but the grid has {ndim} dimensions.")
+def _as_tuple(x: Any, ndim: int, name: str) -> tuple[float, ...]:
+    """One finite Python float per axis (a grid's geometry is static configuration)."""
+    values = (x,) * ndim if np.ndim(x) == 0 else tuple(x)
+    if len(values) != ndim:
+        raise ValueError(f"`{name}` has {len(values)} entries but the grid has {ndim} dimensions.")
+    try:
+        out = tuple(float(v) for v in values)
+    except (TypeError, jax.errors.ConcretizationTypeError):
+        raise TypeError(
+            f"`{name}` must be concrete real numbers (a grid is static configuration), got {x!r}."
+        ) from None
+    if not all(math.isfinite(v) for v in out):
+        raise ValueError(f"`{name}` must be finite on every axis, got {out}.")
     return out
+
+
+def _as_shape(shape: Any) -> tuple[int, ...]:
+    """The grid shape as Python ints, refusing floats (``64.5`` or ``64.0``) and bools."""
+    sizes = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    for n in sizes:
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+            raise TypeError(
+                f"Grid sizes must be integers (numbers of points), got {shape!r}; "
+                "e.g. Grid(64) or Grid((64, 32))."
+            )
+    return tuple(int(n) for n in sizes)
 
 
 class Grid(eqx.Module):
@@ -48,9 +70,13 @@ class Grid(eqx.Module):
 
     Raises:
         ValueError: for an empty or >3-dimensional shape, a non-positive size or extent,
-            too few points, or an unknown centring.
+            an infinite or NaN extent or lower corner, too few points, or an unknown
+            centring.
+        TypeError: for sizes that are not integers (``64.0`` included), or a traced
+            extent or corner (a grid is static configuration).
 
     Example:
+        >>> from scidiff.kernels import Grid
         >>> g = Grid((64, 32), extent=(2.0, 1.0))
         >>> g.spacing
         (0.03125, 0.03125)
@@ -70,7 +96,7 @@ class Grid(eqx.Module):
         lower: float | Sequence[float] = 0.0,
         centring: str = "cell",
     ):
-        shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
+        shape = _as_shape(shape)
         if not 1 <= len(shape) <= 3:
             raise ValueError(f"A grid has 1, 2 or 3 axes; got shape {shape}.")
         if centring not in _CENTRINGS:

@@ -59,6 +59,8 @@ def random_fourier_series(
         dtype: output dtype.
 
     Example:
+        >>> import jax
+        >>> from scidiff.kernels import Grid, random_fourier_series
         >>> u0 = random_fourier_series(jax.random.key(0), Grid(128), max_wavenumber=3)
     """
     dtype = _dtype(dtype)
@@ -93,6 +95,8 @@ def gaussian_random_field(
     normalised to unit sample variance.
 
     Example:
+        >>> import jax
+        >>> from scidiff.kernels import Grid, gaussian_random_field
         >>> u0 = gaussian_random_field(jax.random.key(1), Grid((64, 64)), length_scale=0.05)
     """
     dtype = _dtype(dtype)
@@ -111,6 +115,7 @@ def gaussian_bump(grid: Grid, center, width, *, amplitude=1.0, dtype=None):
     r"""A Gaussian :math:`A \exp(-|x - x_0|^2 / (2 w^2))` (not periodised).
 
     Example:
+        >>> from scidiff.kernels import Grid, gaussian_bump
         >>> u0 = gaussian_bump(Grid((32, 32)), center=(0.5, 0.5), width=0.1)
     """
     dtype = _dtype(dtype)
@@ -133,6 +138,8 @@ def gaussian_vortices(grid: Grid, centers, strengths, radii, *, dtype=None):
         centers: ``(J, 2)``; strengths: ``(J,)`` circulations; radii: ``(J,)`` core radii.
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Grid, gaussian_vortices
         >>> w0 = gaussian_vortices(Grid((64, 64), 2 * jnp.pi), [[2.0, 3.14], [4.3, 3.14]],
         ...                        [1.0, 1.0], [0.4, 0.4])
     """
@@ -164,6 +171,8 @@ def taylor_green_vortex(grid: Grid, *, wavenumber: int = 1, amplitude=1.0, dtype
     :math:`e^{-2\nu k^2 t}`.
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Grid, taylor_green_vortex
         >>> w0 = taylor_green_vortex(Grid((64, 64), 2 * jnp.pi))
     """
     if grid.ndim != 2:

@@ -22,6 +22,7 @@ Conventions shared by every function here:
   *Spectral Methods in MATLAB*, ch. 3). Even orders keep it.
 
 Example:
+    >>> import scidiff
     >>> import jax.numpy as jnp
     >>> from scidiff.kernels import spectral_derivative
     >>> x = jnp.linspace(0, 2 * jnp.pi, 32, endpoint=False)
@@ -33,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool
@@ -68,6 +70,41 @@ def check_spatial_shape(shape: Sequence[int]) -> tuple[int, ...]:
     return shape
 
 
+def check_extents(extents: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Return ``extents``; raise ``ValueError`` if a concrete one is not finite and positive
+    (a zero, NaN or infinite box side would give NaN or zero wavenumbers). Traced extents
+    pass unchecked."""
+    for e in extents:
+        try:
+            value = np.asarray(e, dtype=float)
+        except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+            continue
+        except TypeError:
+            raise TypeError(f"`extent` entries must be real numbers, got {e!r}.") from None
+        if value.ndim:
+            raise ValueError(
+                f"Every `extent` entry must be a scalar box side, got shape {value.shape}."
+            )
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(
+                f"`extent` must be positive and finite on every axis (the side of the "
+                f"periodic box); got {tuple(extents)}."
+            )
+    return tuple(extents)
+
+
+def expand_extents(shape: tuple[int, ...], extent: Any) -> tuple[Any, ...]:
+    """One checked box side per axis of ``shape``: ``extent`` is a scalar (every axis) or
+    a sequence with one entry per axis."""
+    if isinstance(extent, (list, tuple)):
+        if len(extent) != len(shape):
+            raise ValueError(
+                f"`extent` has {len(extent)} entries but `shape` {shape} has {len(shape)} axes."
+            )
+        return check_extents(tuple(extent))
+    return check_extents((extent,) * len(shape))
+
+
 def split_extent(
     u_shape: Sequence[int], extent: Any, vector: bool = False
 ) -> tuple[tuple[int, ...], tuple]:
@@ -95,7 +132,7 @@ def split_extent(
         ndim = len(u_shape) - int(vector)
         extents = (extent,) * ndim
     spatial = check_spatial_shape(u_shape[len(u_shape) - ndim :])
-    return spatial, extents
+    return spatial, check_extents(extents)
 
 
 def _real_dtype(x: ArrayLike) -> Any:
@@ -153,19 +190,13 @@ def wavenumbers(
         ValueError: for odd sizes, more than three axes, or a wrong number of extents.
 
     Example:
+        >>> from scidiff.kernels import wavenumbers
         >>> kx, ky = wavenumbers((8, 8), 2 * 3.141592653589793)
         >>> kx.shape, ky.shape
         ((8, 1), (1, 5))
     """
     shape = check_spatial_shape(shape)
-    if isinstance(extent, (list, tuple)):
-        if len(extent) != len(shape):
-            raise ValueError(
-                f"`extent` has {len(extent)} entries but `shape` {shape} has {len(shape)} axes."
-            )
-        extents = tuple(extent)
-    else:
-        extents = (extent,) * len(shape)
+    extents = expand_extents(shape, extent)
     dtype = dtype or jnp.result_type(float)
     out = []
     for d, (n_int, length) in enumerate(zip(integer_wavenumbers(shape), extents)):
@@ -251,6 +282,7 @@ def spectral_derivative(u: ArrayLike, extent: Any, order: int | Sequence[int]) -
         ValueError: for odd sizes, an ``order`` of the wrong length or negative entries.
 
     Example:
+        >>> from scidiff.kernels import spectral_derivative
         >>> import jax.numpy as jnp
         >>> x = jnp.linspace(0, 1, 16, endpoint=False)
         >>> u = jnp.sin(2 * jnp.pi * x)[:, None] * jnp.cos(2 * jnp.pi * x)[None, :]
@@ -259,7 +291,7 @@ def spectral_derivative(u: ArrayLike, extent: Any, order: int | Sequence[int]) -
     u = _as_real_field(u)
     spatial, extents = split_extent(u.shape, extent)
     ndim = len(spatial)
-    alpha = (order,) if np.ndim(order) == 0 else tuple(order)
+    alpha = tuple(np.atleast_1d(np.asarray(order)).tolist())
     if len(alpha) != ndim or any(int(a) != a or a < 0 for a in alpha):
         raise ValueError(
             f"`order` must be {ndim} non-negative integer(s), one per spatial axis (e.g. "
@@ -286,6 +318,7 @@ def spectral_gradient(u: ArrayLike, extent: Any) -> Array:
         shape ``(*batch, D, *spatial)``: component ``d`` is :math:`\partial_d u`.
 
     Example:
+        >>> from scidiff.kernels import spectral_gradient
         >>> import jax.numpy as jnp
         >>> g = spectral_gradient(jnp.zeros((8, 8)), 1.0)
         >>> g.shape
@@ -312,7 +345,9 @@ def spectral_divergence(v: ArrayLike, extent: Any) -> Array:
     _check_components(v, ndim)
     ks = wavenumbers(spatial, extents, dtype=v.dtype, zero_nyquist=True)
     v_hat = _fft(v, ndim)
-    div_hat = sum(1j * k * _component(v_hat, d, ndim) for d, k in enumerate(ks))
+    div_hat = jnp.zeros_like(_component(v_hat, 0, ndim))
+    for d, k in enumerate(ks):
+        div_hat = div_hat + 1j * k * _component(v_hat, d, ndim)
     return _ifft(div_hat, spatial).astype(v.dtype)
 
 

@@ -11,6 +11,7 @@ checkpointing so reverse-mode memory stays bounded over long rollouts.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
@@ -19,6 +20,7 @@ import jax.numpy as jnp
 from jaxtyping import PyTree
 
 from .._cfl import check_cfl
+from ._rollout import check_rollout_length, check_step_size, scan_rollout
 
 __all__ = ["AbstractPDEModel"]
 
@@ -56,10 +58,17 @@ class AbstractPDEModel(eqx.Module):
 
     Subclasses implement ``__call__``; ``step`` defaults to classical RK4 on it.
 
-    Example (with a concrete model ``model``)::
-
-        sol = scidiff.solve_ivp(model, (0.0, 1.0), u0)          # method of lines
-        traj = model.rollout(u0, dt=1e-3, num_steps=1000, save_every=100)
+    Example (with the concrete model ``Heat``):
+        >>> import jax.numpy as jnp
+        >>> import scidiff
+        >>> from scidiff.kernels import Grid, Heat
+        >>> g = Grid(32)
+        >>> model = Heat(g, diffusivity=0.1)
+        >>> u0 = jnp.sin(2 * jnp.pi * g.coordinates()[0])
+        >>> sol = scidiff.solve_ivp(model, (0.0, 0.1), u0)   # method of lines
+        >>> traj = model.rollout(u0, dt=1e-3, num_steps=100, save_every=25)
+        >>> traj.shape
+        (4, 32)
     """
 
     @abc.abstractmethod
@@ -91,7 +100,9 @@ class AbstractPDEModel(eqx.Module):
 
         The result has a leading axis of length ``num_steps // save_every``. With
         ``checkpoint=True`` each saved block of steps is rematerialised in the backward
-        pass, so reverse-mode memory grows with the number of *saved* states only.
+        pass, so reverse-mode memory grows with the number of *saved* states only. The
+        loop is :func:`~scidiff.kernels.models._rollout.scan_rollout`, shared by every
+        model (spectral models step in Fourier space, see :class:`ETDRKStepper`).
 
         With ``check_stability=True`` the step is checked against
         :meth:`max_stable_dt` at ``u0`` (a CFL condition for explicit models): an unstable
@@ -99,33 +110,26 @@ class AbstractPDEModel(eqx.Module):
         an ``equinox`` runtime error under ``jit`` -- never a silent NaN blow-up.
 
         Raises:
-            ValueError: if ``num_steps`` is not a positive multiple of ``save_every``, or
-                ``dt`` exceeds the model's stable step.
+            ValueError: if ``num_steps`` is not a positive multiple of ``save_every``, a
+                concrete ``dt`` is NaN or infinite, or ``dt`` exceeds the model's stable
+                step.
         """
-        if num_steps <= 0 or save_every <= 0 or num_steps % save_every:
-            raise ValueError(
-                f"`num_steps` ({num_steps}) must be a positive multiple of `save_every` "
-                f"({save_every})."
-            )
+        check_rollout_length(num_steps, save_every)
+        dt = check_step_size(dt)
         if check_stability:
             limit = self.max_stable_dt(u0, args)
             if limit is not None:
                 dt = check_cfl(dt, limit, what=f"{type(self).__name__} step")
-        dt = jnp.asarray(dt)
-
-        def block(carry, _):
-            u, t = carry
-
-            def one(c, _):
-                u, t = c
-                return (self.step(u, dt, t, args), t + dt), None
-
-            (u, t), _ = jax.lax.scan(one, (u, t), None, length=save_every)
-            return (u, t), u
-
-        if checkpoint:
-            block = jax.checkpoint(block)
-        _, traj = jax.lax.scan(
-            block, (u0, jnp.asarray(t0, dt.dtype)), None, length=num_steps // save_every
+        state0, advance, finish = self._rollout_parts(u0, dt, args)
+        traj = scan_rollout(
+            advance, state0, dt, num_steps, save_every=save_every, t0=t0, checkpoint=checkpoint
         )
-        return traj
+        return finish(traj)
+
+    def _rollout_parts(
+        self, u0: PyTree, dt: Any, args: Any
+    ) -> tuple[PyTree, Callable[[Any, Any], Any], Callable[[Any], Any]]:
+        """``(state0, advance(state, t), finish(saved))`` of a rollout: by default the
+        state is ``u0`` itself and ``advance`` is :meth:`step`."""
+        dt = jnp.asarray(dt)
+        return u0, lambda u, t: self.step(u, dt, t, args), lambda saved: saved

@@ -23,19 +23,25 @@ import abc
 import functools
 import math
 import operator
+from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
 from .._boundary import Periodic
-from .._cfl import check_cfl
-from .._etdrk import ETDRK, _check_order
-from .._spectral import check_spatial_shape, dealias_mask_numpy, integer_wavenumbers, wavenumbers
+from .._etdrk import ETDRK, check_etdrk_order
+from .._spectral import (
+    check_spatial_shape,
+    dealias_mask_numpy,
+    expand_extents,
+    integer_wavenumbers,
+    wavenumbers,
+)
 from ._base import AbstractPDEModel
+from ._rollout import check_rollout_length, scan_rollout
 
 __all__ = ["AbstractSemilinearModel", "ETDRKStepper"]
 
@@ -56,23 +62,7 @@ def normalize_geometry(shape: Any, extent: Any, boundary: Any) -> tuple[tuple[in
         )
     shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
     shape = check_spatial_shape(shape)
-    if isinstance(extent, (list, tuple)):
-        if len(extent) != len(shape):
-            raise ValueError(
-                f"`extent` has {len(extent)} entries but `shape` {shape} has {len(shape)} axes."
-            )
-        extents = tuple(extent)
-    else:
-        extents = (extent,) * len(shape)
-    for e in extents:
-        try:
-            bad = not bool(np.all(np.asarray(e) > 0))
-        except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
-            # traced: cannot check now
-            bad = False
-        if bad:
-            raise ValueError(f"`extent` must be positive, got {extent!r}.")
-    return shape, extents
+    return shape, expand_extents(shape, extent)
 
 
 def check_dealias(fraction: Any) -> float:
@@ -205,7 +195,7 @@ class AbstractSemilinearModel(AbstractPDEModel):
         scheme = ETDRK(
             self.linear_symbol(dtype),
             dt,
-            _check_order(self.order),
+            check_etdrk_order(self.order),
             dtype=dtype,
             mask=self.output_mask(),
             num_points=num_points,
@@ -219,39 +209,19 @@ class AbstractSemilinearModel(AbstractPDEModel):
         u = self.check_state(u)
         return self.make_stepper(dt, u.dtype).step(u, t, args)
 
-    def rollout(
-        self,
-        u0: Any,
-        dt: Any,
-        num_steps: int,
-        *,
-        save_every: int = 1,
-        t0: Any = 0.0,
-        args: Any = None,
-        checkpoint: bool = True,
-        check_stability: bool = True,
-    ) -> Array:
-        """``num_steps`` ETDRK steps; the states after every ``save_every``-th, stacked.
-
-        See :meth:`ETDRKStepper.rollout`; the coefficients are computed once. With
-        ``check_stability=True`` the step is checked against :meth:`max_stable_dt` at
-        ``u0`` (``ValueError`` at call time for concrete values, an ``equinox`` runtime
-        error under ``jit``).
-        """
+    def _rollout_parts(
+        self, u0: Any, dt: Any, args: Any
+    ) -> tuple[Array, Callable[[Any, Any], Any], Callable[[Any], Any]]:
+        """A rollout steps in Fourier space with coefficients computed once."""
         u0 = self.check_state(u0, "u0")
-        if check_stability:
-            limit = self.max_stable_dt(u0, args)
-            if limit is not None:
-                dt = check_cfl(dt, limit, what=f"{type(self).__name__} ETDRK{self.order} step")
-        return self.make_stepper(dt, u0.dtype).rollout(
-            u0, num_steps, save_every=save_every, t0=t0, args=args, checkpoint=checkpoint
-        )
+        return self.make_stepper(dt, u0.dtype).rollout_parts(u0, args)
 
 
 class ETDRKStepper(eqx.Module):
     """A model bound to precomputed ETDRK coefficients (from ``model.make_stepper(dt)``).
 
     Example:
+        >>> import scidiff
         >>> from scidiff.kernels import KuramotoSivashinsky
         >>> import jax.numpy as jnp
         >>> model = KuramotoSivashinsky(64, 22.0)
@@ -276,6 +246,19 @@ class ETDRKStepper(eqx.Module):
         out = self.model.ifft(self.step_fourier(self.model.fft(u), t, args))
         return out.astype(u.dtype)
 
+    def rollout_parts(
+        self, u0: Any, args: Any = None
+    ) -> tuple[Array, Callable[[Any, Any], Any], Callable[[Any], Any]]:
+        """``(u0_hat, advance(u_hat, t), finish(saved_hat))``: the Fourier-space pieces of
+        a rollout (one forward FFT at the start, one batched inverse FFT at the end)."""
+        u0 = self.model.check_state(u0, "u0")
+        dtype = u0.dtype
+
+        def finish(saved_hat: Array) -> Array:
+            return self.model.ifft(saved_hat).astype(dtype)
+
+        return self.model.fft(u0), lambda u_hat, t: self.step_fourier(u_hat, t, args), finish
+
     def rollout(
         self,
         u0: Any,
@@ -297,24 +280,15 @@ class ETDRKStepper(eqx.Module):
         Raises:
             ValueError: if ``num_steps`` is not a positive multiple of ``save_every``.
         """
-        if num_steps <= 0 or save_every <= 0 or num_steps % save_every:
-            raise ValueError(
-                f"`num_steps` ({num_steps}) must be a positive multiple of `save_every` "
-                f"({save_every})."
-            )
-        u0 = self.model.check_state(u0, "u0")
-        dt = self.dt
-
-        def block(carry, _):
-            def one(c, _):
-                u_hat, t = c
-                return (self.step_fourier(u_hat, t, args), t + dt), None
-
-            carry, _ = jax.lax.scan(one, carry, None, length=save_every)
-            return carry, carry[0]
-
-        if checkpoint:
-            block = jax.checkpoint(block)
-        init = (self.model.fft(u0), jnp.asarray(t0, dt.dtype))
-        _, traj_hat = jax.lax.scan(block, init, None, length=num_steps // save_every)
-        return self.model.ifft(traj_hat).astype(u0.dtype)
+        check_rollout_length(num_steps, save_every)
+        state0, advance, finish = self.rollout_parts(u0, args)
+        traj_hat = scan_rollout(
+            advance,
+            state0,
+            self.dt,
+            num_steps,
+            save_every=save_every,
+            t0=t0,
+            checkpoint=checkpoint,
+        )
+        return finish(traj_hat)

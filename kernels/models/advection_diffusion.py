@@ -6,15 +6,13 @@ from typing import Any
 
 import equinox as eqx
 import jax.numpy as jnp
-import numpy as np
 
-from .._advection import _check_scheme, advection
-from .._boundary import normalize_bcs
+from .._advection import advection
 from .._cfl import stable_dt
-from .._fd import laplacian
+from .._diffusion import diffusion
 from .._grid import Grid
 from ._base import AbstractPDEModel
-from ._fd_common import check_grid, check_state, hold_dirichlet_nodes
+from ._fd_common import check_state, coefficient, fd_configuration, hold_dirichlet_nodes
 
 __all__ = ["AdvectionDiffusion"]
 
@@ -37,6 +35,8 @@ class AdvectionDiffusion(AbstractPDEModel):
         scheme: ``"weno5"`` or ``"upwind"`` (static); order: Laplacian order (static).
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import AdvectionDiffusion, Grid
         >>> g = Grid(128)
         >>> model = AdvectionDiffusion(g, velocity=1.0, diffusivity=1e-3)
         >>> u0 = jnp.sin(2 * jnp.pi * g.coordinates()[0])
@@ -60,28 +60,26 @@ class AdvectionDiffusion(AbstractPDEModel):
         scheme: str = "weno5",
         order: int = 2,
     ):
-        self.grid = check_grid(grid, "AdvectionDiffusion")
-        _check_scheme(scheme)
-        if order not in (2, 4):
-            raise ValueError(f"AdvectionDiffusion: `order` must be 2 or 4, got {order!r}.")
-        shape = np.shape(velocity)
-        if shape not in ((), (grid.ndim,), (grid.ndim, *grid.shape)):
+        name = "AdvectionDiffusion"
+        self.grid, self.bcs = fd_configuration(name, grid, bcs, order=order, scheme=scheme)
+        self.velocity = coefficient(
+            velocity, "velocity", name, shapes=((), (grid.ndim,), (grid.ndim, *grid.shape))
+        )
+        self.diffusivity = coefficient(
+            diffusivity, "diffusivity", name, sign="nonnegative", shapes=((), grid.shape)
+        )
+        if self.diffusivity.ndim and order != 2:
             raise ValueError(
-                f"AdvectionDiffusion: `velocity` must be a scalar, shape ({grid.ndim},) or "
-                f"{(grid.ndim, *grid.shape)}; got {shape}."
+                f"{name}: a diffusivity field uses the order-2 flux form div(D grad u); "
+                f"got order={order!r}."
             )
-        self.velocity = jnp.asarray(velocity)
-        self.diffusivity = jnp.asarray(diffusivity)
-        self.bcs = normalize_bcs(bcs, grid)
         self.scheme = scheme
         self.order = order
 
     def __call__(self, t: Any, u: Any, args: Any = None) -> Any:
         check_state(u, self.grid, "AdvectionDiffusion")
-        dtype = jnp.result_type(u)
         out = advection(u, self.velocity, self.grid, self.bcs, scheme=self.scheme)
-        kappa = jnp.asarray(self.diffusivity, dtype)
-        du = out + kappa * laplacian(u, self.grid, self.bcs, order=self.order)
+        du = out + diffusion(u, self.diffusivity, self.grid, self.bcs, order=self.order)
         return hold_dirichlet_nodes(du, self.grid, self.bcs)
 
     def max_stable_dt(self, u: Any, args: Any = None) -> Any:

@@ -7,13 +7,12 @@ from typing import Any
 import equinox as eqx
 import jax.numpy as jnp
 
-from .._advection import _check_scheme, flux_divergence
-from .._boundary import normalize_bcs
+from .._advection import flux_divergence
 from .._cfl import stable_dt
 from .._fd import laplacian
 from .._grid import Grid
 from ._base import AbstractPDEModel
-from ._fd_common import check_grid, check_state, hold_dirichlet_nodes
+from ._fd_common import check_state, coefficient, fd_configuration, hold_dirichlet_nodes
 
 __all__ = ["Burgers"]
 
@@ -34,6 +33,8 @@ class Burgers(AbstractPDEModel):
         scheme: ``"weno5"`` or ``"upwind"`` (static); order: Laplacian order (static).
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Burgers, Grid
         >>> g = Grid(128, 2 * jnp.pi)
         >>> model = Burgers(g, viscosity=0.05)
         >>> u0 = jnp.sin(g.coordinates()[0])
@@ -55,12 +56,8 @@ class Burgers(AbstractPDEModel):
         scheme: str = "weno5",
         order: int = 2,
     ):
-        self.grid = check_grid(grid, "Burgers")
-        _check_scheme(scheme)
-        if order not in (2, 4):
-            raise ValueError(f"Burgers: `order` must be 2 or 4, got {order!r}.")
-        self.viscosity = jnp.asarray(viscosity)
-        self.bcs = normalize_bcs(bcs, grid)
+        self.grid, self.bcs = fd_configuration("Burgers", grid, bcs, order=order, scheme=scheme)
+        self.viscosity = coefficient(viscosity, "viscosity", "Burgers", sign="nonnegative")
         self.scheme = scheme
         self.order = order
 

@@ -7,12 +7,11 @@ from typing import Any
 import equinox as eqx
 import jax.numpy as jnp
 
-from .._boundary import normalize_bcs
 from .._cfl import stable_dt
 from .._fd import laplacian
 from .._grid import Grid
 from ._base import AbstractPDEModel
-from ._fd_common import check_grid, check_state, hold_dirichlet_nodes
+from ._fd_common import check_state, coefficient, fd_configuration, hold_dirichlet_nodes
 
 __all__ = ["GrayScott"]
 
@@ -36,6 +35,8 @@ class GrayScott(AbstractPDEModel):
         order: Laplacian order (static).
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import GrayScott, Grid, gaussian_bump
         >>> g = Grid((64, 64), 2.5)
         >>> model = GrayScott(g)
         >>> u0, v0 = jnp.ones(g.shape), gaussian_bump(g, (1.25, 1.25), 0.1) * 0.5
@@ -61,16 +62,13 @@ class GrayScott(AbstractPDEModel):
         *,
         order: int = 2,
     ):
-        self.grid = check_grid(grid, "GrayScott")
-        if order not in (2, 4):
-            raise ValueError(f"GrayScott: `order` must be 2 or 4, got {order!r}.")
+        name = "GrayScott"
+        self.grid, self.bcs = fd_configuration(name, grid, bcs, order=order)
         # arrays, not Python floats: traced (never static) under eqx.filter_jit
-        self.diffusivity_u, self.diffusivity_v = (
-            jnp.asarray(diffusivity_u),
-            jnp.asarray(diffusivity_v),
-        )
-        self.feed, self.kill = jnp.asarray(feed), jnp.asarray(kill)
-        self.bcs = normalize_bcs(bcs, grid)
+        self.diffusivity_u = coefficient(diffusivity_u, "diffusivity_u", name, sign="nonnegative")
+        self.diffusivity_v = coefficient(diffusivity_v, "diffusivity_v", name, sign="nonnegative")
+        self.feed = coefficient(feed, "feed", name)
+        self.kill = coefficient(kill, "kill", name)
         self.order = order
 
     def __call__(self, t: Any, state: Any, args: Any = None) -> Any:

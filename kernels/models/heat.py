@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import equinox as eqx
-import jax.numpy as jnp
 
-from .._boundary import normalize_bcs
 from .._cfl import stable_dt
-from .._fd import laplacian
+from .._diffusion import diffusion
 from .._grid import Grid
 from ._base import AbstractPDEModel
-from ._fd_common import check_grid, check_state, hold_dirichlet_nodes
+from ._fd_common import check_state, coefficient, fd_configuration, hold_dirichlet_nodes
 
 __all__ = ["Heat"]
 
@@ -35,6 +33,8 @@ class Heat(AbstractPDEModel):
     :math:`2.785 \cdot 0.9 / (\kappa c_p \sum_a h_a^{-2})`.
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Grid, Heat
         >>> g = Grid(64)
         >>> model = Heat(g, diffusivity=0.1)
         >>> u0 = jnp.sin(2 * jnp.pi * g.coordinates()[0])
@@ -51,17 +51,20 @@ class Heat(AbstractPDEModel):
     def __init__(
         self, grid: Grid, diffusivity: Any = 1.0, bcs: Any = "periodic", *, order: int = 2
     ):
-        self.grid = check_grid(grid, "Heat")
-        if order not in (2, 4):
-            raise ValueError(f"Heat: `order` must be 2 or 4, got {order!r}.")
-        self.diffusivity = jnp.asarray(diffusivity)  # traced, never static, under filter_jit
-        self.bcs = normalize_bcs(bcs, grid)
+        self.grid, self.bcs = fd_configuration("Heat", grid, bcs, order=order)
+        self.diffusivity = coefficient(
+            diffusivity, "diffusivity", "Heat", sign="nonnegative", shapes=((), grid.shape)
+        )
+        if self.diffusivity.ndim and order != 2:
+            raise ValueError(
+                "Heat: a diffusivity field uses the order-2 flux form div(D grad u); "
+                f"got order={order!r}."
+            )
         self.order = order
 
     def __call__(self, t: Any, u: Any, args: Any = None) -> Any:
         check_state(u, self.grid, "Heat")
-        kappa = jnp.asarray(self.diffusivity, jnp.result_type(u))
-        du = kappa * laplacian(u, self.grid, self.bcs, order=self.order)
+        du = diffusion(u, self.diffusivity, self.grid, self.bcs, order=self.order)
         return hold_dirichlet_nodes(du, self.grid, self.bcs)
 
     def max_stable_dt(self, u: Any, args: Any = None) -> Any:

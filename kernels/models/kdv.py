@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .._etdrk import _check_order
+from .._etdrk import check_etdrk_order
 from ._semilinear import AbstractSemilinearModel, check_dealias, normalize_geometry
 
 __all__ = ["KortewegDeVries"]
@@ -51,11 +51,12 @@ class KortewegDeVries(AbstractSemilinearModel):
             or de-aliasing fraction.
 
     Example:
+        >>> from scidiff.kernels import KortewegDeVries
         >>> import jax.numpy as jnp
         >>> model = KortewegDeVries(128, 40.0)
         >>> x = jnp.arange(128) * 40.0 / 128
         >>> u0 = 0.5 / jnp.cosh(0.5 * (x - 10.0)) ** 2  # soliton of speed 1
-        >>> u = model.rollout(u0, dt=0.01, num_steps=500, save_every=500)[-1]  # moved by 5
+        >>> u = model.rollout(u0, dt=0.01, num_steps=100, save_every=100)[-1]  # moved by 1
     """
 
     shape: tuple[int, ...] = eqx.field(static=True)
@@ -84,7 +85,7 @@ class KortewegDeVries(AbstractSemilinearModel):
         self.nonlinearity = nonlinearity
         self.dispersion = dispersion
         self.viscosity = viscosity
-        self.order = _check_order(order)
+        self.order = check_etdrk_order(order)
         self.dealias = check_dealias(dealias)
 
     def linear_symbol(self, dtype: Any) -> Array:

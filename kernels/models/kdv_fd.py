@@ -29,7 +29,7 @@ import jax.numpy as jnp
 
 from .._grid import Grid
 from ._base import AbstractPDEModel
-from ._fd_common import hold_dirichlet_nodes
+from ._fd_common import coefficient, hold_dirichlet_nodes
 from .kuramoto_sivashinsky_fd import bounded_bcs_1d, shifted_copies
 
 __all__ = ["KortewegDeVriesFD"]
@@ -51,13 +51,14 @@ class KortewegDeVriesFD(AbstractPDEModel):
         TypeError: a ``grid`` that is not a ``Grid``, an unknown condition class.
 
     Example:
+        >>> import scidiff
         >>> import jax.numpy as jnp
-        >>> from scidiff.kernels import Dirichlet, Grid
-        >>> g = Grid(401, 40.0, centring="vertex")
+        >>> from scidiff.kernels import Dirichlet, Grid, KortewegDeVriesFD
+        >>> g = Grid(201, 40.0, centring="vertex")
         >>> model = KortewegDeVriesFD(g, Dirichlet(0.0))
         >>> x = g.coordinates()[0]
         >>> u0 = 0.5 / jnp.cosh(0.5 * (x - 10.0)) ** 2   # soliton of speed 1
-        >>> u = model.rollout(u0, dt=2e-3, num_steps=1000, save_every=1000)[-1]
+        >>> u = model.rollout(u0, dt=5e-3, num_steps=200, save_every=200)[-1]  # moved by 1
     """
 
     grid: Grid
@@ -76,9 +77,10 @@ class KortewegDeVriesFD(AbstractPDEModel):
         viscosity: Any = 0.0,
     ):
         self.grid, self.bcs = bounded_bcs_1d(grid, bcs, "KortewegDeVriesFD", "KortewegDeVries")
-        self.nonlinearity = jnp.asarray(nonlinearity)
-        self.dispersion = jnp.asarray(dispersion)
-        self.viscosity = jnp.asarray(viscosity)
+        name = "KortewegDeVriesFD"
+        self.nonlinearity = coefficient(nonlinearity, "nonlinearity", name)
+        self.dispersion = coefficient(dispersion, "dispersion", name)
+        self.viscosity = coefficient(viscosity, "viscosity", name, sign="nonnegative")
 
     def __call__(self, t: Any, u: Any, args: Any = None) -> Any:
         u, s, h = shifted_copies(u, self.grid, self.bcs, "KortewegDeVriesFD")

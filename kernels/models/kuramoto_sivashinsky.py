@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .._etdrk import _check_order
+from .._etdrk import check_etdrk_order
 from ._semilinear import AbstractSemilinearModel, check_dealias, normalize_geometry
 
 __all__ = ["KuramotoSivashinsky"]
@@ -62,11 +62,12 @@ class KuramotoSivashinsky(AbstractSemilinearModel):
             non-periodic boundary, bad order or de-aliasing fraction.
 
     Example:
+        >>> from scidiff.kernels import KuramotoSivashinsky
         >>> import jax.numpy as jnp
         >>> model = KuramotoSivashinsky(128, 32 * jnp.pi, form="conservative")
         >>> x = jnp.arange(128) * 32 * jnp.pi / 128
         >>> u0 = jnp.cos(x / 16) * (1 + jnp.sin(x / 16))
-        >>> traj = model.rollout(u0, dt=0.25, num_steps=400, save_every=100)
+        >>> traj = model.rollout(u0, dt=0.25, num_steps=40, save_every=10)
         >>> traj.shape
         (4, 128)
     """
@@ -99,7 +100,7 @@ class KuramotoSivashinsky(AbstractSemilinearModel):
             )
         self.viscosity = viscosity
         self.form = form
-        self.order = _check_order(order)
+        self.order = check_etdrk_order(order)
         self.dealias = check_dealias(dealias)
 
     def linear_symbol(self, dtype: Any) -> Array:

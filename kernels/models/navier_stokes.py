@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .._etdrk import _check_order
+from .._etdrk import check_etdrk_order
 from ._semilinear import AbstractSemilinearModel, check_dealias, normalize_geometry
 
 __all__ = ["NavierStokes2D"]
@@ -68,11 +68,12 @@ class NavierStokes2D(AbstractSemilinearModel):
             resolved, a non-periodic boundary, a bad order or de-aliasing fraction.
 
     Example:
+        >>> from scidiff.kernels import NavierStokes2D
         >>> import jax.numpy as jnp
-        >>> model = NavierStokes2D((64, 64), viscosity=0.01)
-        >>> x = jnp.arange(64) * 2 * jnp.pi / 64
+        >>> model = NavierStokes2D((32, 32), viscosity=0.01)
+        >>> x = jnp.arange(32) * 2 * jnp.pi / 32
         >>> w0 = 2 * jnp.sin(x)[:, None] * jnp.sin(x)[None, :]  # Taylor-Green
-        >>> w1 = model.rollout(w0, dt=0.01, num_steps=100, save_every=100)[-1]
+        >>> w1 = model.rollout(w0, dt=0.01, num_steps=20, save_every=20)[-1]
     """
 
     shape: tuple[int, ...] = eqx.field(static=True)
@@ -112,7 +113,7 @@ class NavierStokes2D(AbstractSemilinearModel):
         self.drag = drag
         self.forcing_amplitude = forcing_amplitude
         self.forcing_wavenumber = None if nf is None else int(nf)
-        self.order = _check_order(order)
+        self.order = check_etdrk_order(order)
         self.dealias = check_dealias(dealias)
 
     def linear_symbol(self, dtype: Any) -> Array:

@@ -84,9 +84,13 @@ class NavierStokesWalls2D(AbstractPDEModel):
             shape.
 
     Example:
-        >>> model = NavierStokesWalls2D((32, 32), viscosity=0.01, lid_velocity=1.0)
-        >>> w = model.rollout(jnp.zeros((31, 31)), dt=0.01, num_steps=100, save_every=100)[-1]
-        >>> omega, psi, u, v = model.fields(w)  # full (33, 33) node fields
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import NavierStokesWalls2D
+        >>> model = NavierStokesWalls2D((16, 16), viscosity=0.01, lid_velocity=1.0)
+        >>> w = model.rollout(jnp.zeros((15, 15)), dt=0.01, num_steps=20, save_every=20)[-1]
+        >>> omega, psi, u, v = model.fields(w)  # full (17, 17) node fields
+        >>> omega.shape
+        (17, 17)
     """
 
     shape: tuple[int, int] = eqx.field(static=True)
@@ -121,7 +125,7 @@ class NavierStokesWalls2D(AbstractPDEModel):
         for e in ext:
             _check_positive("extent", e, extent)
         _check_positive("viscosity", viscosity, viscosity)
-        self.extent = tuple(jnp.asarray(e) for e in ext)
+        self.extent = (jnp.asarray(ext[0]), jnp.asarray(ext[1]))
         self.viscosity = jnp.asarray(viscosity)
         if wall_velocities is None:
             wall_velocities = (0.0, 0.0, 0.0, lid_velocity)
@@ -139,7 +143,8 @@ class NavierStokesWalls2D(AbstractPDEModel):
                 raise ValueError(
                     "NavierStokesWalls2D: give either `lid_velocity` or `wall_velocities`, not both."
                 )
-        self.wall_velocities = tuple(jnp.asarray(s) for s in wall_velocities)
+        left, right, bottom, top = (jnp.asarray(s) for s in wall_velocities)
+        self.wall_velocities = (left, right, bottom, top)
         if forcing is not None:
             forcing = jnp.asarray(forcing)
             if forcing.shape != self.interior_shape:
@@ -155,7 +160,10 @@ class NavierStokesWalls2D(AbstractPDEModel):
         return (self.shape[0] - 1, self.shape[1] - 1)
 
     def spacing(self, dtype: Any) -> tuple[Any, Any]:
-        return tuple(jnp.asarray(e, dtype) / n for e, n in zip(self.extent, self.shape))
+        return (
+            jnp.asarray(self.extent[0], dtype) / self.shape[0],
+            jnp.asarray(self.extent[1], dtype) / self.shape[1],
+        )
 
     def coordinates(self, dtype: Any = float) -> tuple[Any, Any]:
         """Node coordinates ``(x, y)`` of the full grid, shapes ``(Nx + 1,)`` and ``(Ny + 1,)``."""

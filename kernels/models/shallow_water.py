@@ -7,13 +7,13 @@ from typing import Any
 import equinox as eqx
 import jax.numpy as jnp
 
-from .._advection import _SCHEMES, _check_scheme, padded_flux_divergence
-from .._boundary import Dirichlet, Neumann, Periodic, _pad_one, normalize_bcs
+from .._advection import check_scheme, padded_flux_divergence
+from .._boundary import Dirichlet, Neumann, Periodic, pad_pairs_axis
 from .._cfl import stable_dt
 from .._fd import laplacian
 from .._grid import Grid
 from ._base import AbstractPDEModel
-from ._fd_common import check_grid, check_state
+from ._fd_common import check_state, coefficient, fd_configuration
 
 __all__ = ["ShallowWater"]
 
@@ -46,6 +46,8 @@ class ShallowWater(AbstractPDEModel):
         scheme: ``"weno5"`` or ``"upwind"`` (static).
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Grid, Neumann, ShallowWater, gaussian_bump
         >>> g = Grid((64, 64), 1.0)
         >>> model = ShallowWater(g, gravity=1.0, bcs=Neumann())
         >>> h0 = 1.0 + 0.1 * gaussian_bump(g, (0.5, 0.5), 0.1)
@@ -70,11 +72,9 @@ class ShallowWater(AbstractPDEModel):
         *,
         scheme: str = "weno5",
     ):
-        self.grid = check_grid(grid, "ShallowWater")
-        if grid.ndim != 2:
+        if isinstance(grid, Grid) and grid.ndim != 2:
             raise ValueError(f"ShallowWater needs a 2D grid, got {grid.ndim}D.")
-        _check_scheme(scheme)
-        pairs = normalize_bcs(bcs, grid)
+        self.grid, pairs = fd_configuration("ShallowWater", grid, bcs, scheme=scheme)
         for pair in pairs:
             for bc in pair:
                 if not isinstance(bc, (Periodic, Neumann)):
@@ -82,8 +82,10 @@ class ShallowWater(AbstractPDEModel):
                         "ShallowWater: each side must be Periodic() or Neumann() (a reflecting "
                         f"wall); got {type(bc).__name__}."
                     )
-        self.gravity, self.coriolis = jnp.asarray(gravity), jnp.asarray(coriolis)
-        self.viscosity = jnp.asarray(viscosity)
+        name = "ShallowWater"
+        self.gravity = coefficient(gravity, "gravity", name, sign="nonnegative")
+        self.coriolis = coefficient(coriolis, "coriolis", name)
+        self.viscosity = coefficient(viscosity, "viscosity", name, sign="nonnegative")
         self.bcs = tuple(
             (Periodic(), Periodic()) if isinstance(p[0], Periodic) else (Neumann(), Neumann())
             for p in pairs
@@ -111,7 +113,7 @@ class ShallowWater(AbstractPDEModel):
 
         def padder(V, axis, width):
             return jnp.stack(
-                [_pad_one(V[c], self.grid, comp_bcs[c], axis, width, width) for c in range(3)]
+                [pad_pairs_axis(V[c], self.grid, comp_bcs[c], axis, width, width) for c in range(3)]
             )
 
         def flux(V, axis):
@@ -129,7 +131,7 @@ class ShallowWater(AbstractPDEModel):
             h = V[0]
             return jnp.max(jnp.abs(V[axis + 1] / h) + jnp.sqrt(g * h))
 
-        w = _SCHEMES[self.scheme]
+        w = check_scheme(self.scheme)
         out = padded_flux_divergence(U, self.grid, padder, flux, speed, scheme=self.scheme, width=w)
         f = jnp.asarray(self.coriolis, dtype)
         nu = jnp.asarray(self.viscosity, dtype)

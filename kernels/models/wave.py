@@ -7,12 +7,11 @@ from typing import Any
 import equinox as eqx
 import jax.numpy as jnp
 
-from .._boundary import normalize_bcs
 from .._cfl import stable_dt
 from .._fd import laplacian
 from .._grid import Grid
 from ._base import AbstractPDEModel
-from ._fd_common import check_grid, check_state, hold_dirichlet_nodes
+from ._fd_common import check_state, coefficient, fd_configuration, hold_dirichlet_nodes
 
 __all__ = ["Wave"]
 
@@ -32,6 +31,8 @@ class Wave(AbstractPDEModel):
         order: Laplacian order 2 or 4 (static).
 
     Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels import Grid, Wave
         >>> g = Grid(128)
         >>> model = Wave(g, wave_speed=1.0)
         >>> u0 = jnp.sin(2 * jnp.pi * g.coordinates()[0])
@@ -44,11 +45,8 @@ class Wave(AbstractPDEModel):
     order: int = eqx.field(static=True)
 
     def __init__(self, grid: Grid, wave_speed: Any = 1.0, bcs: Any = "periodic", *, order: int = 2):
-        self.grid = check_grid(grid, "Wave")
-        if order not in (2, 4):
-            raise ValueError(f"Wave: `order` must be 2 or 4, got {order!r}.")
-        self.wave_speed = jnp.asarray(wave_speed)
-        self.bcs = normalize_bcs(bcs, grid)
+        self.grid, self.bcs = fd_configuration("Wave", grid, bcs, order=order)
+        self.wave_speed = coefficient(wave_speed, "wave_speed", "Wave")
         self.order = order
 
     def _split(self, state):

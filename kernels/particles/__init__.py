@@ -13,6 +13,8 @@ from ._integrators import kinetic_energy as kinetic_energy
 from ._integrators import langevin as langevin
 from ._integrators import velocity_verlet as velocity_verlet
 from ._neighbors import NeighborList as NeighborList
+from ._neighbors import NeighborListFns as NeighborListFns
+from ._neighbors import allocate_neighbor_list as allocate_neighbor_list
 from ._neighbors import neighbor_list as neighbor_list
 from ._neighbors import raise_if_overflow as raise_if_overflow
 from ._space import Space as Space

@@ -41,8 +41,8 @@ def lennard_jones(r: Array, sigma: ArrayLike = 1.0, epsilon: ArrayLike = 1.0) ->
 def soft_sphere(r: Array, sigma: ArrayLike = 1.0, epsilon: ArrayLike = 1.0, alpha=2.0) -> Array:
     r"""Purely repulsive soft sphere :math:`V(r) = \frac{\epsilon}{\alpha}(1 - r/\sigma)^\alpha`
     for :math:`r < \sigma`, else 0."""
-    x = jnp.clip(1 - r / sigma, 0.0, None)
-    return epsilon / alpha * x**alpha
+    x = jnp.clip(1 - r / jnp.asarray(sigma), 0.0, None)
+    return jnp.asarray(epsilon) / alpha * x**alpha
 
 
 def truncate(potential: Callable, cutoff: float, *, shift_energy: bool = True) -> Callable:
@@ -66,11 +66,13 @@ def pair_energy(potential: Callable, displacement: Callable) -> Callable:
     :class:`NeighborList` only listed pairs (O(N·capacity)). ``params`` go to the
     potential (``sigma=``, ``epsilon=``...), so they can be traced and differentiated.
 
-    Example::
-
-        space = periodic_space(10.0)
-        energy = pair_energy(truncate(lennard_jones, 2.5), space.displacement)
-        e = energy(R, epsilon=1.0)
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import scidiff.kernels.particles as P
+        >>> space = P.periodic_space(10.0)
+        >>> energy = P.pair_energy(P.truncate(P.lennard_jones, 2.5), space.displacement)
+        >>> R = jnp.array([[1.0, 1.0], [2.2, 1.0], [9.5, 1.0]])
+        >>> e = energy(R, epsilon=1.0)   # the pair across x = 0 counts too
     """
     pairwise = jax.vmap(jax.vmap(displacement, (None, 0)), (0, None))
 

@@ -60,11 +60,16 @@ def _mass(mass, R):
 def velocity_verlet(force_fn: Callable, shift: Callable, dt: ArrayLike):
     """Velocity Verlet: returns ``(init(R, V, mass=1.0, **kw), step(state, **kw))``.
 
-    Example::
-
-        init, step = velocity_verlet(forces(energy), space.shift, dt=1e-3)
-        state = init(R, V)
-        state = jax.lax.fori_loop(0, 1000, lambda i, s: step(s), state)
+    Example:
+        >>> import jax
+        >>> import jax.numpy as jnp
+        >>> import scidiff.kernels.particles as P
+        >>> space = P.free_space()
+        >>> energy = P.pair_energy(P.lennard_jones, space.displacement)
+        >>> init, step = P.velocity_verlet(P.forces(energy), space.shift, dt=1e-3)
+        >>> R = jnp.array([[0.0, 0.0], [1.2, 0.0]])
+        >>> state = init(R, jnp.zeros_like(R))
+        >>> state = jax.lax.fori_loop(0, 100, lambda i, s: step(s), state)
     """
 
     def init(R: Array, V: Array, mass: ArrayLike = 1.0, **kwargs) -> NVEState:
@@ -101,7 +106,7 @@ def langevin(force_fn: Callable, shift: Callable, dt: ArrayLike, kT: ArrayLike, 
         key, sub = jax.random.split(key)
         V = V + 0.5 * dt * F / m  # B
         R = shift(R, 0.5 * dt * V)  # A
-        c1 = jnp.exp(-gamma * dt)  # O: exact Ornstein-Uhlenbeck velocity update
+        c1 = jnp.exp(-jnp.asarray(gamma) * dt)  # O: exact Ornstein-Uhlenbeck velocity update
         noise = jax.random.normal(sub, V.shape, V.dtype)
         V = c1 * V + jnp.sqrt((1 - c1**2) * kT / m) * noise
         R = shift(R, 0.5 * dt * V)  # A

@@ -11,6 +11,7 @@ integrator takes the space's functions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -21,18 +22,20 @@ __all__ = ["Space", "free_space", "periodic_space", "safe_norm"]
 
 
 class Space(NamedTuple):
-    displacement: callable
-    shift: callable
+    displacement: Callable[[Array, Array], Array]
+    shift: Callable[[Array, Array], Array]
     box: Array | None  # side lengths of the periodic box, or None in free space
 
 
 def free_space() -> Space:
     """Unbounded space: plain differences, plain updates.
 
-    Example::
-
-        space = free_space()
-        space.displacement(jnp.ones(3), jnp.zeros(3))  # [1, 1, 1]
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from scidiff.kernels.particles import free_space
+        >>> space = free_space()
+        >>> space.displacement(jnp.ones(3), jnp.zeros(3)).tolist()
+        [1.0, 1.0, 1.0]
     """
     return Space(lambda a, b: a - b, lambda r, dr: r + dr, None)
 

@@ -42,6 +42,7 @@ Reverse mode never differentiates a ``lax.while_loop``:
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 
@@ -56,15 +57,25 @@ from ._base import tree_where
 from ._loop import Buffers, Core, LoopConfig, Params, Record, attempt, init_core, run, solver_of
 from ._loop import vector_field as _vector_field
 from ._rows import RowLayout
+from ._slots import dense_row, event_row, save_from_y0, save_reached, step_save_range
 
 __all__ = ["AbstractAdjoint", "RecursiveCheckpoint", "Backsolve", "ForwardMode"]
 
 
 class AbstractAdjoint(eqx.Module):
-    """Base of the differentiation strategies passed as ``solve_ivp(..., adjoint=...)``."""
+    """Base of the differentiation strategies passed as ``solve_ivp(..., adjoint=...)``.
 
+    An adjoint decides how the integration loop is differentiated; on the forward pass
+    every adjoint runs the same loop (``_loop.run``). Subclasses implement
+    :meth:`integrate`, typically as a ``jax.custom_vjp`` (or ``custom_jvp``) around
+    ``run(cfg, p, y0)``.
+    """
+
+    @abc.abstractmethod
     def integrate(self, cfg: LoopConfig, p: Params, y0: PyTree) -> tuple[Core, Buffers]:
-        raise NotImplementedError
+        """Run the loop configured by ``cfg`` (static) from ``y0`` with the traced inputs
+        ``p``; return its final carry and output buffers, differentiable with respect
+        to ``y0`` and ``p`` as this adjoint defines."""
 
 
 class ForwardMode(AbstractAdjoint):
@@ -128,14 +139,10 @@ def record_cotangent(cfg, p, bufs_bar: Buffers, before: Core, after: Core, rec: 
             ga, gb, gdi, gs = vjp(ct)
             return tp_b + ga, tn_b + gb, _add(di_b, gdi), se_b.at[i].add(gs)
 
-        # O(T) compares in one fused kernel (both ends at once): cheaper than a
-        # binary-search loop here.
-        lo, hi = jnp.searchsorted(
-            p.s_eval, jnp.stack([before.t, after.t]), side="right", method="compare_all"
-        )
+        lo, hi = step_save_range(p.s_eval, before.t, after.t)
         tp_b, tn_b, di_b, se_b = jax.lax.fori_loop(lo, hi, body, (tp_b, tn_b, di_b, se_b))
     if cfg.dense:
-        k = jnp.minimum(before.num_steps, cfg.max_steps - 1)
+        k = dense_row(before.num_steps, cfg.max_steps)
         acc = rec.accepted
         tp_b = tp_b + jnp.where(acc, bufs_bar.dense_t0[k], 0)
         tn_b = tn_b + jnp.where(acc, bufs_bar.dense_t1[k], 0)
@@ -144,8 +151,7 @@ def record_cotangent(cfg, p, bufs_bar: Buffers, before: Core, after: Core, rec: 
         di_b = jax.tree_util.tree_map(lambda d, b: d + jnp.where(acc, b[k], 0), di_b, info_bar)
     ev_s_b, ev_y_b = [], []
     for e, event in enumerate(cfg.events):
-        k = jnp.minimum(before.ev_count[e], event.capacity - 1)
-        r = rec.ev_record[e] & (before.ev_count[e] < event.capacity)
+        k, r = event_row(before.ev_count[e], rec.ev_record[e], event.capacity)
         ev_s_b.append(jnp.where(r, bufs_bar.ev_s[e][k], 0).astype(dtype))
         ev_y_b.append(
             jax.tree_util.tree_map(lambda b, r=r, k=k: jnp.where(r, b[k], 0), bufs_bar.ev_y[e])
@@ -275,7 +281,7 @@ def _checkpointed_backward(cfg, K, y0, p, core_fin, ckpts, core_bar, bufs_bar):
     pbar = _add(pbar, pbar_init)
     if cfg.n_save:
         # Save slots at or before s0 hold y0 itself.
-        mask = (p.s_eval <= core_fin.t) & (p.s_eval <= p.s0)
+        mask = save_reached(p.s_eval, core_fin.t) & save_from_y0(p.s_eval, p.s0)
         y0_bar = jax.tree_util.tree_map(
             lambda g, b: g + jnp.sum(jnp.where(mask.reshape((-1,) + (1,) * g.ndim), b, 0), 0),
             y0_bar,
@@ -342,36 +348,15 @@ def _backsolve_backward(cfg, y0, p, core, bufs, core_bar, bufs_bar):
         neg = lambda t: jax.tree_util.tree_map(jnp.negative, t)
         return dy, neg(a_dot), (neg(af_dot), neg(ff_dot))
 
-    adj_cfg = LoopConfig(
-        solver_static=cfg.solver_static,
-        controller=cfg.controller,
-        f=aug,
-        conds=(),
-        events=(),
-        args_static=None,
-        dense=False,
-        max_steps=cfg.max_steps,
-        n_save=0,
-        auto_dt0=cfg.auto_dt0,
-        time_dtype=dtype,
-    )
+    adj_cfg = cfg.for_field(aug)
 
     def backwards(z, s_hi, s_lo):
         """Integrate the augmented system from s_hi down to s_lo (the loop's u = -s)."""
         minus = -jnp.ones((), dtype)
-        q = Params(
-            args=(args_f, fc_f, p.d),
-            f_consts=[],
-            ev_consts=(),
-            s0=-s_hi,
-            s1=-s_lo,
-            s_eval=None,
-            solver_dyn=p.solver_dyn,
-            rtol=p.rtol,
-            atol=p.atol,
-            dt0=p.dt0,
-            d=minus,
-        )
+        q = p._replace(
+            args=(args_f, fc_f, p.d), f_consts=[], ev_consts=(), s0=-s_hi, s1=-s_lo,
+            s_eval=None, d=minus,
+        )  # fmt: skip
         # A zero-length interval (a save time on a previous one) is a no-op.
         empty = s_hi <= s_lo
         q = q._replace(s1=jnp.where(empty, q.s0 + 1, q.s1))
@@ -380,11 +365,9 @@ def _backsolve_backward(cfg, y0, p, core, bufs, core_bar, bufs_bar):
         z_new = tree_where(empty, z, out.y)
         return z_new, RESULTS.where(ok, RESULTS.successful, out.result)
 
-    def dot(a, b):
-        return sum(
-            jnp.sum(x * y)
-            for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))
-        )
+    def dot(a, b) -> jax.Array:
+        leaves = zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))
+        return jnp.asarray(sum(jnp.sum(x * y) for x, y in leaves))
 
     zeros_theta = (
         jax.tree_util.tree_map(jnp.zeros_like, args_f),
@@ -392,7 +375,7 @@ def _backsolve_backward(cfg, y0, p, core, bufs, core_bar, bufs_bar):
     )
     # Break points, top to bottom: s_fin, then the filled save times (descending).
     if cfg.n_save:
-        filled = p.s_eval <= core.t
+        filled = save_reached(p.s_eval, core.t)
         # Unfilled slots (after a terminal event or a failure) sit at s_fin: no-ops.
         pts = jnp.where(filled, jnp.clip(p.s_eval, p.s0, s_fin), s_fin)
         ys = jax.tree_util.tree_map(

@@ -101,13 +101,19 @@ class AbstractODESolver(eqx.Module):
         return old_state
 
     def step_size_factor(self, state: PyTree, controller_factor: Scalar) -> Scalar:
-        """Final say on the factor ``dt_next / dt``. Default: the PID controller's factor.
+        """Final say on the factor ``dt_next / dt``. Default: the controller's factor.
 
         Solvers that choose their own step (variable-order BDF) may override this,
         reading whatever they need from ``state``.
         """
         del state
         return controller_factor
+
+    @property
+    def chooses_step_size(self) -> bool:
+        """Whether this solver overrides :meth:`step_size_factor` (then the loop asks it for
+        every next step, bounded by the controller's ``bound_step``). Static."""
+        return type(self).step_size_factor is not AbstractODESolver.step_size_factor
 
     def with_tolerances(self, rtol: Scalar, atol: Scalar) -> AbstractODESolver:
         """Return the solver to use for a solve with these (traced) tolerances.

@@ -1,4 +1,4 @@
-r"""Step-size control: the PID controller, constant steps, and the initial step.
+r"""Step-size control: the controller interface, PID and constant steps, the initial step.
 
 An adaptive step from ``t`` to ``t + h`` returns a local error estimate ``e`` (a pytree
 like ``y``). Its size is measured relative to the tolerances, as in scipy and diffrax,
@@ -25,6 +25,7 @@ integral controller of scipy and Hairer's DOPRI5.
 
 from __future__ import annotations
 
+import abc
 import math
 
 import equinox as eqx
@@ -43,7 +44,105 @@ __all__ = [
 
 
 class AbstractStepSizeController(eqx.Module):
-    """Base of the step-size strategies passed as ``solve_ivp(..., controller=...)``."""
+    r"""Base of the step-size strategies passed as ``solve_ivp(..., controller=...)``.
+
+    The integration loop talks to a controller through three methods, all called inside
+    ``jit`` in the loop's increasing time ``s`` (see ``_loop.py``):
+
+    * :meth:`init` -- once, with the first step (the user's ``|dt0|`` or the automatic
+      one): returns the step to try first and the controller's state (any pytree of
+      arrays of fixed structure, e.g. previous error norms; ``()`` if none);
+    * :meth:`step_end` -- where the next attempted step ends (default ``t + dt``; the
+      loop clips it to ``t1``);
+    * :meth:`adapt_step_size` -- after each attempt: whether to accept it and the step
+      size to try next.
+
+    Besides the controller's rejections, the loop rejects every step the solver reports
+    as failed (a Newton iteration that did not converge) or whose proposed state is not
+    finite, and stops with a named failure (``dt_underflow``, or the solver's own) when
+    the step proposed after a rejection falls below the smallest step that still moves
+    ``t``, ``8 eps |t|`` (or at the first rejection, without
+    :attr:`retries_rejected_steps`). A controller with :attr:`uses_error_estimate` needs a solver
+    with an embedded error estimate.
+
+    Example -- a step-doubling controller (accept when ``err <= 1``; double the step
+    after an acceptance, halve it after a rejection):
+
+        >>> import jax.numpy as jnp, scidiff
+        >>> class Doubling(scidiff.AbstractStepSizeController):
+        ...     def init(self, t0, t1, dt0, error_order):
+        ...         return dt0, ()
+        ...     def adapt_step_size(self, t0, t1, dt, err, state, *, step_ok, error_order):
+        ...         accept = err <= 1
+        ...         return accept, jnp.where(accept, 2.0, 0.5) * (t1 - t0), state
+        >>> sol = scidiff.solve_ivp(lambda t, y, a: -y, (0.0, 1.0), jnp.ones(()),
+        ...                         controller=Doubling())
+        >>> bool(abs(sol.ys[-1] - jnp.exp(-1.0)) < 1e-6)
+        True
+    """
+
+    @property
+    def uses_error_estimate(self) -> bool:
+        """Whether :meth:`adapt_step_size` reads ``err`` (default ``True``). ``False``: the
+        loop computes no error norm and passes ``err=None``."""
+        return True
+
+    @property
+    def retries_rejected_steps(self) -> bool:
+        """Whether a rejected step is retried with the proposed ``dt_next`` (default
+        ``True``); ``False``: any rejection ends the solve with its cause."""
+        return True
+
+    @abc.abstractmethod
+    def init(
+        self, t0: Scalar, t1: Scalar, dt0: Scalar, error_order: int | None
+    ) -> tuple[Scalar, PyTree]:
+        """``(dt, state)``: the first step to try (``dt0`` is positive: the user's or the
+        automatic initial step) and the controller's initial state."""
+
+    def step_end(self, t: Scalar, dt: Scalar, t_start: Scalar, num_accepted: Array) -> Scalar:
+        """The end of the next attempted step from ``t`` with step ``dt`` (``t_start``:
+        where the solve started; ``num_accepted``: accepted steps so far)."""
+        del t_start, num_accepted
+        return t + dt
+
+    @abc.abstractmethod
+    def adapt_step_size(
+        self,
+        t0: Scalar,
+        t1: Scalar,
+        dt: Scalar,
+        err: Scalar | None,
+        state: PyTree,
+        *,
+        step_ok: Array | bool,
+        error_order: int | None,
+    ) -> tuple[Array, Scalar, PyTree]:
+        r"""Judge the attempted step ``t0 -> t1`` and propose the next step size.
+
+        Arguments:
+            t0, t1: the attempted step (``t1 - t0 <= dt``: the last step is clipped).
+            dt: the step size this attempt was proposed with.
+            err: the RMS of ``y_error / (atol + rtol max(|y0|, |y1|))`` (the step is
+                within tolerance when ``err <= 1``); NaN when the proposed state is not
+                finite; ``None`` when :attr:`uses_error_estimate` is False.
+            state: the controller's state (from :meth:`init` or the previous call).
+            step_ok: whether the solver's step itself succeeded (``False``: e.g. its
+                Newton iteration failed; a Python ``True`` when it cannot fail). With
+                ``err=None`` it is also ``False`` when the proposed state is not finite.
+            error_order: the solver's ``error_order``.
+
+        Returns:
+            ``(accept, dt_next, state)``. The loop rejects regardless where ``step_ok``
+            is False or ``err`` is NaN; ``dt_next`` is the step size to try next from
+            ``t1`` (accepted) or ``t0`` (rejected). After a rejection it should be smaller
+            than ``t1 - t0`` (the same step would be rejected again).
+        """
+
+    def bound_step(self, dt: Scalar) -> Scalar:
+        """Bounds on every step, also those a solver chooses itself (``BDF``). Default:
+        none (``PIDController`` applies ``dtmax``)."""
+        return dt
 
 
 class PIDController(AbstractStepSizeController):
@@ -58,7 +157,8 @@ class PIDController(AbstractStepSizeController):
         dtmax: optional upper bound on ``|h|``.
 
     The tolerances are ``solve_ivp``'s ``rtol``/``atol`` (traced, so sweeping them never
-    recompiles); the controller itself only holds these static gains.
+    recompiles); the controller itself only holds these static gains. Its state is the
+    :attr:`history` previous accepted error norms.
 
     Example:
         >>> import scidiff
@@ -100,6 +200,31 @@ class PIDController(AbstractStepSizeController):
             return 2
         return 1 if self.pcoeff != 0 else 0
 
+    def init(self, t0, t1, dt0, error_order):
+        del t0, t1, error_order
+        # Only the error history the gains read is carried (each is a loop carry).
+        return self.bound_step(dt0), tuple(jnp.ones_like(dt0) for _ in range(self.history))
+
+    def adapt_step_size(self, t0, t1, dt, err, state, *, step_ok, error_order):
+        del dt
+        assert err is not None and error_order is not None  # uses_error_estimate
+        finite = jnp.isfinite(err)  # NaN also when y1 is not finite
+        accept = step_ok & finite & (err <= 1)
+        safe_err = jnp.where(finite, err, 1.0)
+        factor = self.factor(safe_err, *state, accepted=accept, error_order=error_order)
+        # A recoverable solver failure (Newton) or a non-finite trial: shrink hard.
+        if step_ok is not True:
+            factor = jnp.where(step_ok, factor, 0.25)
+        factor = jnp.where(finite, factor, self.factormin)
+        dt_next = self.bound_step((t1 - t0) * factor)
+        new_state = tuple(
+            jnp.where(accept, new, old) for new, old in zip((safe_err,) + state[:-1], state)
+        )
+        return accept, dt_next, new_state
+
+    def bound_step(self, dt):
+        return dt if self.dtmax is None else jnp.minimum(dt, self.dtmax)
+
     def factor(
         self,
         err: Scalar,
@@ -133,7 +258,9 @@ class ConstantStepSize(AbstractStepSizeController):
 
     The default for methods without an error estimate (``Euler``, ``RK4``, ``Leapfrog``);
     passing it explicitly forces fixed steps for embedded methods too (e.g. to measure
-    a method's convergence order). Requires ``dt0``.
+    a method's convergence order). Requires ``dt0``. Step ``k`` ends at ``t0 + k dt0``
+    (no round-off accumulates in the grid); a step the solver reports as failed, or
+    with a non-finite state, ends the solve with that failure.
 
     Example:
         >>> import jax.numpy as jnp, scidiff
@@ -142,6 +269,26 @@ class ConstantStepSize(AbstractStepSizeController):
         >>> int(sol.stats["num_steps"])
         100
     """
+
+    @property
+    def uses_error_estimate(self) -> bool:
+        return False
+
+    @property
+    def retries_rejected_steps(self) -> bool:
+        return False  # the same step would fail again
+
+    def init(self, t0, t1, dt0, error_order):
+        del t0, t1, error_order
+        return dt0, ()
+
+    def step_end(self, t, dt, t_start, num_accepted):
+        del t
+        return t_start + (num_accepted + 1).astype(dt.dtype) * dt
+
+    def adapt_step_size(self, t0, t1, dt, err, state, *, step_ok, error_order):
+        del err, error_order
+        return jnp.asarray(step_ok), dt, state
 
 
 def rms_norm(x: PyTree) -> Scalar:

@@ -35,14 +35,10 @@ from jaxtyping import PyTree
 
 from .._results import RESULTS
 from ._base import AbstractODESolver, tree_where
-from ._controller import (
-    ConstantStepSize,
-    PIDController,
-    scaled_error,
-    select_initial_step,
-)
+from ._controller import AbstractStepSizeController, scaled_error, select_initial_step
 from ._event import Event, crossed, locate_crossing
 from ._rows import RowLayout
+from ._slots import dense_row, event_row, save_from_y0, save_reached
 
 __all__ = ["LoopConfig", "Params", "Core", "Record", "Buffers", "run", "init_core", "attempt"]
 
@@ -52,7 +48,7 @@ class LoopConfig:
     """Everything static about one solve (hashable Python objects only)."""
 
     solver_static: Any  # the solver with its array leaves removed (see Params.solver_dyn)
-    controller: PIDController | ConstantStepSize
+    controller: AbstractStepSizeController
     f: Callable  # closure-converted: f(t, y, args_dyn, *f_consts)
     conds: tuple[Callable, ...]  # closure-converted: cond(t, y, args_dyn, *consts)
     events: tuple[Event, ...]
@@ -65,8 +61,19 @@ class LoopConfig:
     reverse_pass: bool = False  # step with solver.for_reverse_pass() (same steps)
 
     @property
-    def fixed(self) -> bool:
-        return isinstance(self.controller, ConstantStepSize)
+    def uses_error(self) -> bool:
+        """Whether steps are judged by the error norm (an adaptive controller and a
+        solver with an error estimate); otherwise the loop computes no error norm."""
+        return self.controller.uses_error_estimate and self.solver_static.adaptive
+
+    def for_field(self, f: Callable) -> LoopConfig:
+        """The same solver, controller and limits for another vector field (closure-
+        converted like ``f``), without events, dense output or save times: the
+        configuration of an adjoint system (``Backsolve``)."""
+        return dataclasses.replace(
+            self, f=f, conds=(), events=(), args_static=None, dense=False, n_save=0,
+            reverse_pass=False,
+        )  # fmt: skip
 
 
 class Params(NamedTuple):
@@ -92,7 +99,7 @@ class Core(NamedTuple):
     y: PyTree
     dt: Any
     state: PyTree
-    err_hist: tuple  # the controller's previous accepted error norms (0, 1 or 2 of them)
+    ctrl_state: PyTree  # the controller's state (PID: its previous accepted error norms)
     c_prev: tuple
     counts: Any  # int32[3]: attempts, accepted steps, evaluations of f (one kernel to update)
     ev_count: tuple
@@ -176,17 +183,15 @@ def init_core(cfg: LoopConfig, p: Params, y0: PyTree) -> Core:
         num_fevals = num_fevals + 1
     else:
         dt = jax.lax.stop_gradient(p.dt0)
-    if isinstance(cfg.controller, PIDController) and cfg.controller.dtmax is not None:
-        dt = jnp.minimum(dt, cfg.controller.dtmax)
+    dt, ctrl_state = cfg.controller.init(p.s0, p.s1, jnp.asarray(dt, dtype), solver.error_order)
     finite = _all_finite((y0, f0))
     zero_i = jnp.asarray(0, jnp.int32)
-    n_hist = cfg.controller.history if isinstance(cfg.controller, PIDController) else 0
     return Core(
         t=p.s0,
         y=y0,
         dt=jnp.asarray(dt, dtype),
         state=state,
-        err_hist=tuple(jnp.ones((), dtype) for _ in range(n_hist)),
+        ctrl_state=ctrl_state,
         c_prev=tuple(_cond_value(cfg, p, e, p.s0, y0) for e in range(len(cfg.events))),
         counts=jnp.stack([zero_i, zero_i, num_fevals]),
         ev_count=tuple(zero_i for _ in cfg.events),
@@ -209,10 +214,8 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
     eps = jnp.finfo(dtype).eps
     t, y = core.t, core.y
 
-    if cfg.fixed:  # s0 + k dt0: no accumulated round-off in the grid
-        t_try = p.s0 + (core.num_steps + 1).astype(dtype) * core.dt
-    else:
-        t_try = t + core.dt
+    ctrl = cfg.controller
+    t_try = ctrl.step_end(t, core.dt, p.s0, core.num_steps)
     near_end = p.s1 - t_try <= 64 * eps * jnp.maximum(jnp.abs(p.s1), jnp.abs(t))
     t_next = jnp.where(near_end, p.s1, t_try)
 
@@ -221,43 +224,37 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
     # True) rather than comparing constants, which JAX would evaluate eagerly while tracing.
     static_ok = out.result is RESULTS.successful
     step_ok = True if static_ok else out.result == RESULTS.successful
-    if cfg.fixed or not solver.adaptive:
-        y1_finite = _all_finite(out.y1)
-        accept = step_ok & y1_finite
-        failed = ~accept
-        fail_result = RESULTS.where(y1_finite, out.result, RESULTS.nonfinite)
-        dt_next = core.dt
-        err_hist = core.err_hist
-        new_state = out.state
-    else:
-        ctrl = cfg.controller
+    if cfg.uses_error:
         err = scaled_error(out.y_error, y, out.y1, p.rtol, p.atol).astype(dtype)
         finite = jnp.isfinite(err)  # NaN also when y1 is not finite
-        accept = step_ok & finite & (err <= 1)
-        safe_err = jnp.where(finite, err, 1.0)
-        factor = ctrl.factor(
-            safe_err, *core.err_hist, accepted=accept, error_order=solver.error_order
-        )
-        # A recoverable solver failure (Newton) or a non-finite trial: shrink hard.
-        if not static_ok:
-            factor = jnp.where(step_ok, factor, 0.25)
-        factor = jnp.where(finite, factor, ctrl.factormin)
-        new_state = tree_where(accept, out.state, solver.state_after_reject(core.state, out))
-        factor = solver.step_size_factor(new_state, factor)
-        dt_next = jax.lax.stop_gradient((t_next - t) * factor).astype(dtype)
-        if ctrl.dtmax is not None:
-            dt_next = jnp.minimum(dt_next, ctrl.dtmax)
-        dt_min = 8 * eps * jnp.maximum(jnp.abs(t), jnp.abs(p.s1 - p.s0))
+        ctrl_ok = step_ok
+    else:  # the controller sees no error norm: it learns of a non-finite y1 from step_ok
+        err = None
+        finite = _all_finite(out.y1)
+        ctrl_ok = finite if static_ok else step_ok & finite
+    keep, dt_next, ctrl_state = ctrl.adapt_step_size(
+        t, t_next, core.dt, err, core.ctrl_state, step_ok=ctrl_ok, error_order=solver.error_order
+    )
+    accept = keep & finite if static_ok else keep & step_ok & finite
+    new_state = tree_where(accept, out.state, solver.state_after_reject(core.state, out))
+    if cfg.uses_error and solver.chooses_step_size:  # BDF: its order selection decides
+        h = t_next - t
+        dt_next = ctrl.bound_step(h * solver.step_size_factor(new_state, dt_next / h))
+    dt_next = jax.lax.stop_gradient(jnp.asarray(dt_next, dtype))
+    # The smallest step that still moves t: it scales with |t| only (a long span must not
+    # forbid the small steps of an initial transient). eps * |s1 - s0| * eps bounds the
+    # shrinking near t = 0, far below any step a solve within max_steps could need.
+    dt_min = 8 * eps * jnp.maximum(jnp.abs(t_next), eps * jnp.abs(p.s1 - p.s0))
+    if ctrl.retries_rejected_steps:
         failed = ~accept & (dt_next < jax.lax.stop_gradient(dt_min))
-        if static_ok:
-            solver_failure = RESULTS.dt_underflow
-        else:
-            solver_failure = RESULTS.where(step_ok, RESULTS.dt_underflow, out.result)
-        fail_result = RESULTS.where(finite, solver_failure, RESULTS.nonfinite)
-        err_hist = tuple(
-            jnp.where(accept, new, old)
-            for new, old in zip((safe_err,) + core.err_hist[:-1], core.err_hist)
-        )
+    else:
+        failed = ~accept
+    solver_failure = (
+        RESULTS.dt_underflow
+        if static_ok
+        else RESULTS.where(step_ok, RESULTS.dt_underflow, out.result)
+    )
+    fail_result = RESULTS.where(finite, solver_failure, RESULTS.nonfinite)
 
     # Events: sign changes over the accepted step, located on its interpolant.
     n_ev = len(cfg.events)
@@ -302,7 +299,7 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
         y=y_new,
         dt=dt_next,
         state=new_state,
-        err_hist=err_hist,
+        ctrl_state=ctrl_state,
         c_prev=tuple(jnp.where(accept, c_new[e], core.c_prev[e]) for e in range(n_ev)),
         counts=core.counts
         + jnp.stack(
@@ -359,15 +356,14 @@ def write(cfg: LoopConfig, p: Params, bufs: Buffers, before: Core, after: Core, 
     if cfg.dense:
         # Unconditional write at the accepted-step counter: a rejected attempt is
         # overwritten by the next accepted one; unused slots are masked at the end.
-        k = jnp.minimum(before.num_steps, cfg.max_steps - 1)
+        k = dense_row(before.num_steps, cfg.max_steps)
         d_t0 = d_t0.at[k].set(rec.t_prev)
         d_t1 = d_t1.at[k].set(rec.t_next)
         d_end = d_end.at[k].set(rec.t_end)
         d_info = jax.tree_util.tree_map(lambda b, v: b.at[k].set(v), d_info, rec.dense_info)
     ev_s, ev_y = list(bufs.ev_s), list(bufs.ev_y)
     for e, event in enumerate(cfg.events):
-        k = jnp.minimum(before.ev_count[e], event.capacity - 1)
-        r = rec.ev_record[e] & (before.ev_count[e] < event.capacity)
+        k, r = event_row(before.ev_count[e], rec.ev_record[e], event.capacity)
         ev_s[e] = ev_s[e].at[k].set(jnp.where(r, rec.ev_s[e], ev_s[e][k]))
         ev_y[e] = jax.tree_util.tree_map(
             lambda b, v, r=r, k=k: b.at[k].set(jnp.where(r, v, b[k])), ev_y[e], rec.ev_y[e]
@@ -440,8 +436,8 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
             carry = steps_until(carry, s_i)
             core, last = carry[0], carry[1]
             val = solver.interpolate(*last, s_i)
-            at_start = s_i <= p.s0
-            filled = core.t >= s_i
+            at_start = save_from_y0(s_i, p.s0)
+            filled = save_reached(s_i, core.t)
             val = jax.tree_util.tree_map(
                 lambda v, y: jnp.where(
                     filled, jnp.where(at_start, y, v.astype(y.dtype)), jnp.inf
@@ -454,6 +450,7 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
         # One more "save" at s1 finishes the solve inside the same scan: the step body
         # then appears once in the program, not twice (XLA compile time is about
         # proportional to it). Reaching s1 finishes the solve, so the stop is the same.
+        assert p.s_eval is not None
         s_stops = jnp.concatenate([p.s_eval, jnp.reshape(p.s1, (1,)).astype(p.s_eval.dtype)])
         carry, ys = jax.lax.scan(save, carry, s_stops)
         ys = jax.tree_util.tree_map(lambda v: v[:-1], ys)

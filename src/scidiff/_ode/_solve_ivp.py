@@ -9,7 +9,7 @@ events, ``dense``, ``max_steps``, ``throw``, the shapes): changing a value never
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -23,6 +23,7 @@ from ._base import AbstractODESolver
 from ._controller import AbstractStepSizeController, ConstantStepSize, PIDController
 from ._event import Event
 from ._loop import LoopConfig, Params
+from ._slots import save_reached
 from ._solution import DenseInterpolation, ODESolution
 
 __all__ = ["solve_ivp"]
@@ -131,15 +132,21 @@ def solve_ivp(
         )
     if controller is None:
         controller = PIDController() if solver.adaptive else ConstantStepSize()
-    if not isinstance(controller, (PIDController, ConstantStepSize)):
+    if isinstance(controller, type) and issubclass(controller, AbstractStepSizeController):
         raise TypeError(
-            "`controller` must be None, scidiff.PIDController(...) or "
-            f"scidiff.ConstantStepSize(), got {controller!r}."
+            f"`controller` must be an instance: pass {controller.__name__}(), not the class."
         )
-    if isinstance(controller, PIDController) and not solver.adaptive:
+    if not isinstance(controller, AbstractStepSizeController):
+        raise TypeError(
+            "`controller` must be None, scidiff.PIDController(...), "
+            "scidiff.ConstantStepSize() or another scidiff.AbstractStepSizeController, "
+            f"got {controller!r}."
+        )
+    if controller.uses_error_estimate and not solver.adaptive:
         raise ValueError(
-            f"{type(solver).__name__} has no error estimate, so it cannot adapt its step: "
-            "drop `controller` (fixed steps of `dt0`) or pick an embedded method such as Tsit5."
+            f"{type(solver).__name__} has no error estimate, so {type(controller).__name__} "
+            "cannot adapt its step: drop `controller` (fixed steps of `dt0`) or pick an "
+            "embedded method such as Tsit5."
         )
     if adjoint is None:
         adjoint = RecursiveCheckpoint()
@@ -220,12 +227,13 @@ def solve_ivp(
     crt, cat = _concrete(rtol), _concrete(atol)
     if crt is not None and cat is not None and crt == 0 and cat == 0:
         raise ValueError("`rtol` and `atol` are both zero: no error is acceptable; set one > 0.")
-    fixed = isinstance(controller, ConstantStepSize)
+    fixed = not (controller.uses_error_estimate and solver.adaptive)
     if dt0 is None:
         if fixed:
             raise ValueError(
-                f"fixed steps ({type(solver).__name__} without error estimate, or "
-                "ConstantStepSize()) need the step: pass dt0=..."
+                f"fixed steps ({type(solver).__name__} without error estimate, or a "
+                f"controller that reads none, {type(controller).__name__}()) need the step: "
+                "pass dt0=..."
             )
     else:
         dt0 = jnp.asarray(dt0, time_dtype)
@@ -264,26 +272,40 @@ def solve_ivp(
                     f"[{float(cte.min())}, {float(cte.max())}]."
                 )
 
-    args = _float_leaves_to_arrays(args)
-    return _solve(
-        f,
-        solver,
-        controller,
-        adjoint,
-        events,
-        single_event,
-        dense,
-        max_steps,
-        throw,
-        t0,
-        t1,
-        y0,
-        args,
-        rtol,
-        atol,
-        dt0,
-        t_eval,
-    )
+    problem = _Problem(f=f, t0=t0, t1=t1, y0=y0, args=_float_leaves_to_arrays(args))
+    options = _Options(
+        solver=solver, controller=controller, adjoint=adjoint, events=events,
+        single_event=single_event, dense=dense, max_steps=max_steps, throw=throw,
+        rtol=rtol, atol=atol, dt0=dt0, t_eval=t_eval,
+    )  # fmt: skip
+    return _solve(problem, options)
+
+
+class _Problem(NamedTuple):
+    """What to solve: ``dy/dt = f(t, y, args)``, ``y(t0) = y0`` (validated arrays)."""
+
+    f: Callable
+    t0: Any
+    t1: Any
+    y0: PyTree
+    args: Any
+
+
+class _Options(NamedTuple):
+    """How to solve it: strategies and sizes (static), tolerances and times (traced)."""
+
+    solver: AbstractODESolver
+    controller: AbstractStepSizeController
+    adjoint: AbstractAdjoint
+    events: tuple[Event, ...]
+    single_event: bool
+    dense: bool
+    max_steps: int
+    throw: bool
+    rtol: Any
+    atol: Any
+    dt0: Any  # |dt0|, or None for the automatic initial step
+    t_eval: Any  # or None
 
 
 def _check_output(name: str, out: Any, y0: PyTree) -> None:
@@ -316,10 +338,12 @@ def _detach_discrete(x: Any) -> Any:
 
 
 @eqx.filter_jit
-def _solve(
-    f, solver, controller, adjoint, events, single_event, dense, max_steps, throw,
-    t0, t1, y0, args, rtol, atol, dt0, t_eval,
-):  # fmt: skip
+def _solve(problem: _Problem, options: _Options) -> ODESolution:
+    """Everything traced: one compiled function per static configuration (``filter_jit``
+    traces the array leaves of both arguments and keys the cache on the rest)."""
+    f, t0, t1, y0, args = problem
+    solver, controller, adjoint, events = options[:4]
+    single_event, dense, max_steps, throw, rtol, atol, dt0, t_eval = options[4:]
     time_dtype = t0.dtype
     _check_output("f(t, y, args)", jax.eval_shape(f, t0, y0, args), y0)
     for i, ev in enumerate(events):
@@ -380,7 +404,7 @@ def _solve(
 
     inf = jnp.asarray(jnp.inf, time_dtype)
     if n_save:
-        filled = p.s_eval <= core.t
+        filled = save_reached(p.s_eval, core.t)
         ts = jnp.where(filled, t_eval, inf)
         ys = bufs.ys
     else:

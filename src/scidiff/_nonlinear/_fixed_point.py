@@ -8,8 +8,19 @@ differences of residuals ``f_i = g(x_i) - x_i`` and of ``g_i = g(x_i)``,
 
 (a least-squares problem of ``m`` columns, solved by SVD, so rank-deficient histories are
 harmless); it often turns linear convergence into much faster convergence and can
-converge where plain iteration does not. Convergence:
-``|g(x)_i - x_i| <= atol + rtol |g(x)_i|`` for all ``i``.
+converge where plain iteration does not.
+
+Convergence: ``g(x)`` finite and, for all ``i``,
+
+    |g(x)_i - x_i| <= atol + rtol min(|g(x)_i|, S),     S = max(|x0|_inf, |g(x0)|_inf, 1).
+
+The relative part is measured against the iterate but capped by the scale ``S`` of the
+starting data, so a run that blows up (``x = exp(x)``, ``x = x**2 + 1``) cannot loosen the
+test until a large residual passes; it ends as ``nonfinite`` or ``nonconvergence``
+instead. A point farther than ``S / sqrt(eps)`` from ``x0`` is not accepted either:
+there ``x + c`` rounds to ``x`` (``x = x + 0.1`` "converges" at ``1e15`` in float64), and
+a genuine fixed point that far away would have a condition number beyond
+``1 / sqrt(eps)``.
 """
 
 from __future__ import annotations
@@ -30,10 +41,24 @@ from ._common import (
     flatten_function,
     implicit_solve,
     result_from,
-    step_converged,
 )
 
 __all__ = ["iterate", "anderson", "fixed_point", "FIXED_POINT_METHODS"]
+
+
+def _scale(x0: Array, g0: Array) -> Array:
+    """``S = max(|x0|_inf, |g(x0)|_inf, 1)``: the cap of the relative test."""
+    return jnp.maximum(jnp.maximum(jnp.max(jnp.abs(x0)), jnp.max(jnp.abs(g0))), 1).real
+
+
+def _converged(
+    x0: Array, x: Array, gx: Array, scale: Array, rtol: Array, atol: Array
+) -> Array:
+    """The fixed-point test of the module docstring (``False`` for non-finite ``g(x)`` or
+    a point that ran away from ``x0``)."""
+    bound = atol + rtol * jnp.minimum(jnp.abs(gx), scale)
+    near = jnp.max(jnp.abs(gx - x0)) <= scale / jnp.sqrt(jnp.finfo(gx.dtype).eps)
+    return jnp.all(jnp.isfinite(gx)) & jnp.all(jnp.abs(gx - x) <= bound) & near
 
 
 def iterate(
@@ -41,17 +66,18 @@ def iterate(
 ) -> tuple[Array, tuple[RESULTS, dict[str, Array]]]:
     """Plain fixed-point iteration; returns ``(g(x_k), (result, stats))``."""
     g0 = g(x0)
+    scale = _scale(x0, g0)
 
     def cond(s):
         x, gx, k = s
-        return ~step_converged(gx - x, gx, rtol, atol) & (k < maxiter) & jnp.all(jnp.isfinite(gx))
+        return ~_converged(x0, x, gx, scale, rtol, atol) & (k < maxiter) & jnp.all(jnp.isfinite(gx))
 
     def body(s):
         _, gx, k = s
         return gx, g(gx), k + 1
 
     x, gx, k = lax.while_loop(cond, body, (x0, g0, jnp.zeros((), jnp.int32)))
-    converged = step_converged(gx - x, gx, rtol, atol)
+    converged = _converged(x0, x, gx, scale, rtol, atol)
     result = result_from(converged, RESULTS.nonconvergence, jnp.all(jnp.isfinite(gx)))
     return gx, (result, {"num_iterations": k, "num_fevals": k + 1})
 
@@ -68,12 +94,13 @@ def anderson(
     n = x0.shape[0]
     m = memory
     g0 = g(x0)
+    scale = _scale(x0, g0)
     dF = jnp.zeros((n, m), x0.dtype)
     dG = jnp.zeros((n, m), x0.dtype)
 
     def cond(s):
         x, gx, *_, k = s
-        return ~step_converged(gx - x, gx, rtol, atol) & (k < maxiter) & jnp.all(jnp.isfinite(gx))
+        return ~_converged(x0, x, gx, scale, rtol, atol) & (k < maxiter) & jnp.all(jnp.isfinite(gx))
 
     def body(s):
         x, gx, f_prev, g_prev, dF, dG, k = s
@@ -89,7 +116,7 @@ def anderson(
 
     init = (x0, g0, jnp.zeros_like(x0), jnp.zeros_like(x0), dF, dG, jnp.zeros((), jnp.int32))
     x, gx, *_, k = lax.while_loop(cond, body, init)
-    converged = step_converged(gx - x, gx, rtol, atol)
+    converged = _converged(x0, x, gx, scale, rtol, atol)
     result = result_from(converged, RESULTS.nonconvergence, jnp.all(jnp.isfinite(gx)))
     return gx, (result, {"num_iterations": k, "num_fevals": k + 1})
 
@@ -113,8 +140,10 @@ def fixed_point(
 
     ``method="iteration"`` iterates ``x <- g(x, args)`` (converges for contractions);
     ``method="anderson"`` adds Anderson acceleration with the last ``memory`` iterates.
-    Convergence: ``|g(x)_i - x_i| <= atol + rtol |g(x)_i|`` for all ``i``; the returned
-    ``x`` is the last ``g(x)``.
+    Convergence: ``g(x)`` finite and ``|g(x)_i - x_i| <= atol + rtol min(|g(x)_i|, S)``
+    for all ``i``, with ``S = max(|x0|_inf, |g(x0)|_inf, 1)`` (so an iteration that blows
+    up cannot pass the relative test); the returned ``x`` is the last ``g(x)``. A run
+    that overflows is ``RESULTS.nonfinite``, one that wanders is ``nonconvergence``.
 
     Gradients with respect to ``args`` by the implicit function theorem applied to
     ``r(x) = g(x, args) - x = 0``: ``dx*/dargs = (I - ∂g/∂x)^{-1} ∂g/∂args`` (a linear

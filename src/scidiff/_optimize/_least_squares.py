@@ -12,7 +12,11 @@ the cost ``C = ||r||^2 / 2`` and ``A = J^T J`` its Gauss--Newton Hessian:
 * **Gauss--Newton** takes the least-squares step ``h = argmin ||J h + r||`` (SVD, so
   rank-deficient ``J`` gives the minimum-norm step) with Armijo backtracking on ``C``.
 
-Convergence: ``max |g| <= atol``, or an accepted step with ``|h_i| <= atol + rtol |x_i|``.
+Convergence: ``max |g| <= atol``, or a step with ``|h_i| <= atol + rtol |x_i|`` at a
+point that is stationary to working precision, ``max |g| <= atol + sqrt(eps) max|J| ||r||``.
+A tiny step elsewhere (the damping grew because no step decreases ``C``: a kink, or the
+edge of a region where ``r`` is NaN) is a failure: ``nonfinite`` when the rejected trial
+points gave a non-finite residual, ``line_search_failed`` otherwise.
 """
 
 from __future__ import annotations
@@ -29,11 +33,11 @@ from .._nonlinear._common import (
     as_real,
     check_static,
     flatten_function,
-    implicit_solve,
     result_from,
     step_converged,
 )
 from .._results import RESULTS, AbstractSolution, raise_if_failed
+from ._implicit import implicit_argmin
 
 __all__ = ["least_squares", "LeastSquaresSolution"]
 
@@ -58,26 +62,62 @@ class LeastSquaresSolution(AbstractSolution):
     stats: dict[str, Int[Array, ""]]
 
 
-def _levenberg_marquardt(res, x0, rtol, atol, maxiter):
+def jacobian_function(res: Callable[[Array], Array], x0: Array) -> Callable[[Array], Array]:
+    """``jax.jacfwd`` (``m >= n``) or ``jax.jacrev`` (``m < n``), or the other one where the
+    residual refuses the first (``solve_ivp``'s reverse-only adjoints refuse ``jacfwd``,
+    ``ForwardMode()`` refuses ``jacrev``): probed on shapes, nothing is computed."""
+    m = jax.eval_shape(res, x0).shape[0]
+    modes = (jax.jacfwd, jax.jacrev) if m >= x0.shape[0] else (jax.jacrev, jax.jacfwd)
+    for mode in modes[:-1]:
+        try:
+            jax.eval_shape(mode(res), x0)
+            return mode(res)
+        except (ValueError, TypeError, NotImplementedError):
+            pass
+    return modes[-1](res)
+
+
+def _stationary(g: Array, J: Array, r: Array, atol: Array) -> Array:
+    """``max |g| <= atol + sqrt(eps) max|J| ||r||``: ``g = J^T r`` is zero to the
+    precision it can be computed with."""
+    eps = jnp.finfo(g.dtype).eps
+    bound = atol + jnp.sqrt(eps) * jnp.max(jnp.abs(J)) * jnp.linalg.norm(r)
+    return jnp.max(jnp.abs(g)) <= bound
+
+
+def _finish(g, J, r, cost, small, stopped, atol, bad_trial, k, nfev):
+    """Classify the end of an LM/GN run (see the module docstring): success for a small
+    gradient, or a small step at a stationary point; a run that stopped elsewhere failed
+    (``nonfinite`` if the trials it rejected had a non-finite residual)."""
+    finite = jnp.isfinite(cost) & jnp.all(jnp.isfinite(g)) & jnp.all(jnp.isfinite(J))
+    converged = (jnp.max(jnp.abs(g)) <= atol) | (small & _stationary(g, J, r, atol))
+    stuck = RESULTS.where(bad_trial, RESULTS.nonfinite, RESULTS.line_search_failed)
+    failure = RESULTS.where(stopped, stuck, RESULTS.nonconvergence)
+    result = result_from(converged & finite, failure, finite)
+    return result, {"num_iterations": k, "num_fevals": nfev}
+
+
+def _levenberg_marquardt(res, jac, x0, rtol, atol, maxiter):
     def linearise(x):
         r = res(x)
-        J = jax.jacfwd(res)(x)
-        return r, J.T @ r, J.T @ J
+        J = jac(x)
+        return r, J, J.T @ r, J.T @ J
 
-    r0, g0, A0 = linearise(x0)
+    r0, J0, g0, A0 = linearise(x0)
     mu0 = 1e-3 * jnp.max(jnp.diag(A0))
     mu0 = jnp.where(mu0 > 0, mu0, 1e-3)
     cost0 = 0.5 * r0 @ r0
     zero = jnp.zeros((), jnp.int32)
-    init = (x0, cost0, g0, A0, mu0, 2.0 * jnp.ones_like(mu0), zero, zero + 1, jnp.array(False))
+    no = jnp.array(False)
+    init = (x0, r0, J0, cost0, g0, A0, mu0, 2.0 * jnp.ones_like(mu0), zero, zero + 1, no, no)
 
     def cond(s):
-        x, cost, g, A, mu, nu, k, nfev, done = s
+        x, r, J, cost, g, A, mu, nu, k, nfev, done, _ = s
         ok = jnp.isfinite(cost) & jnp.isfinite(mu)
         return ~done & (k < maxiter) & ok & (jnp.max(jnp.abs(g)) > atol)
 
     def body(s):
-        x, cost, g, A, mu, nu, k, nfev, _ = s
+        x, r, J, cost, g, A, mu, nu, k, nfev, _, bad_trial = s
         d = jnp.diag(A)
         D = jnp.maximum(d, jnp.finfo(d.dtype).eps * jnp.max(d))
         D = jnp.where(D > 0, D, 1)
@@ -90,39 +130,40 @@ def _levenberg_marquardt(res, x0, rtol, atol, maxiter):
         accept = (rho > 0) & jnp.isfinite(cost_new) & (predicted > 0)
 
         def accepted():
-            _, g_new, A_new = linearise(x_new)
+            _, J_new, g_new, A_new = linearise(x_new)
             factor = jnp.maximum(1 / 3, 1 - (2 * rho - 1) ** 3)
-            small = step_converged(h, x_new, rtol, atol)
-            return x_new, cost_new, g_new, A_new, mu * factor, 2.0 * jnp.ones_like(nu), small
+            return x_new, r_new, J_new, cost_new, g_new, A_new, mu * factor, 2.0 * jnp.ones_like(nu)
 
         def rejected():
-            return x, cost, g, A, mu * nu, 2 * nu, jnp.array(False)
+            return x, r, J, cost, g, A, mu * nu, 2 * nu
 
-        x, cost, g, A, mu, nu, done = lax.cond(accept, accepted, rejected)
-        # A step below the resolution of x ends the iteration even if rejected (at
-        # round-off level the gain ratio is noise).
-        done = done | step_converged(h, x + h, rtol, atol)
-        return x, cost, g, A, mu, nu, k + 1, nfev + 1, done
+        x, r, J, cost, g, A, mu, nu = lax.cond(accept, accepted, rejected)
+        # A step below the resolution of x ends the iteration (accepted or not: at
+        # round-off level the gain ratio is noise); _finish then asks for stationarity.
+        done = step_converged(h, x + h, rtol, atol)
+        # Whether the rejections since the last accepted step met a non-finite residual.
+        bad_trial = ~accept & (bad_trial | ~jnp.isfinite(cost_new))
+        return x, r, J, cost, g, A, mu, nu, k + 1, nfev + 1, done, bad_trial
 
-    x, cost, g, _, mu, _, k, nfev, done = lax.while_loop(cond, body, init)
-    converged = done | (jnp.max(jnp.abs(g)) <= atol)
-    failure = RESULTS.where(jnp.isfinite(mu), RESULTS.nonconvergence, RESULTS.line_search_failed)
-    result = result_from(converged, failure, jnp.isfinite(cost) & jnp.all(jnp.isfinite(g)))
-    return x, (result, {"num_iterations": k, "num_fevals": nfev})
+    x, r, J, cost, g, _, mu, _, k, nfev, done, bad_trial = lax.while_loop(cond, body, init)
+    stopped = done | ~jnp.isfinite(mu)
+    result, stats = _finish(g, J, r, cost, done, stopped, atol, bad_trial, k, nfev)
+    return x, (result, stats)
 
 
-def _gauss_newton(res, x0, rtol, atol, maxiter, max_halvings=30):
+def _gauss_newton(res, jac, x0, rtol, atol, maxiter, max_halvings=30):
     r0 = res(x0)
-    J0 = jax.jacfwd(res)(x0)
+    J0 = jac(x0)
     zero = jnp.zeros((), jnp.int32)
-    init = (x0, r0, J0, zero, zero + 1, jnp.array(False), jnp.array(False))
+    no = jnp.array(False)
+    init = (x0, r0, J0, zero, zero + 1, no, no, no)
 
     def cond(s):
-        x, r, J, k, nfev, done, failed = s
+        x, r, J, k, nfev, done, failed, _ = s
         return ~done & ~failed & (k < maxiter) & (jnp.max(jnp.abs(J.T @ r)) > atol)
 
     def body(s):
-        x, r, J, k, nfev, _, _ = s
+        x, r, J, k, nfev, _, _, _ = s
         h = jnp.linalg.lstsq(J, -r)[0]
         cost = 0.5 * r @ r
         slope = (J.T @ r) @ h  # directional derivative of the cost, < 0 unless g = 0
@@ -144,16 +185,16 @@ def _gauss_newton(res, x0, rtol, atol, maxiter, max_halvings=30):
         )
         good = (cost_new <= cost + 1e-4 * alpha * slope) & jnp.isfinite(cost_new)
         x_new = jnp.where(good, x + alpha * h, x)
-        r_new = jnp.where(good, r_new, r)
-        J_new = lax.cond(good, lambda: jax.jacfwd(res)(x_new), lambda: J)
+        r_out = jnp.where(good, r_new, r)
+        J_new = lax.cond(good, lambda: jac(x_new), lambda: J)
         small = step_converged(h, x + h, rtol, atol)
-        return x_new, r_new, J_new, k + 1, nfev + nls, small, ~good & ~small
+        bad_trial = ~good & ~jnp.isfinite(cost_new)
+        return x_new, r_out, J_new, k + 1, nfev + nls, small, ~good & ~small, bad_trial
 
-    x, r, J, k, nfev, done, failed = lax.while_loop(cond, body, init)
-    converged = done | (jnp.max(jnp.abs(J.T @ r)) <= atol)
-    failure = RESULTS.where(failed, RESULTS.line_search_failed, RESULTS.nonconvergence)
-    result = result_from(converged, failure, jnp.all(jnp.isfinite(r)))
-    return x, (result, {"num_iterations": k, "num_fevals": nfev})
+    x, r, J, k, nfev, small, failed, bad_trial = lax.while_loop(cond, body, init)
+    g = J.T @ r
+    result, stats = _finish(g, J, r, 0.5 * r @ r, small, small | failed, atol, bad_trial, k, nfev)
+    return x, (result, stats)
 
 
 def least_squares(
@@ -208,20 +249,19 @@ def least_squares(
         residual, x0, args, name="residual", same_structure=False
     )
     rtol_, atol_ = as_real(rtol, x0_flat.dtype), as_real(atol, x0_flat.dtype)
+    tol = (lax.stop_gradient(rtol_), lax.stop_gradient(atol_))
 
-    def res(v):
-        return r_flat(v, args)
+    def solver(res, v0, hyper):
+        jac = jacobian_function(res, v0)
+        if method == "lm":
+            return _levenberg_marquardt(res, jac, v0, *hyper, maxiter)
+        return _gauss_newton(res, jac, v0, *hyper, maxiter)
 
-    def cost(v):
-        r = res(v)
+    def cost(r):
         return 0.5 * r @ r
 
-    def solver(_grad, v0):
-        if method == "lm":
-            return _levenberg_marquardt(res, v0, rtol_, atol_, maxiter)
-        return _gauss_newton(res, v0, rtol_, atol_, maxiter)
-
-    x, (result, stats) = implicit_solve(jax.grad(cost), x0_flat, solver)
-    value = cost(x)
+    x, value, (result, stats) = implicit_argmin(
+        r_flat, x0_flat, args, solver, tol, objective_of=cost
+    )
     x_tree = raise_if_failed(unravel(x), result, throw)
     return LeastSquaresSolution(x=x_tree, cost=value, result=result, stats=stats)

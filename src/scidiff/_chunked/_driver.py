@@ -106,12 +106,13 @@ def run_chunked(
             tqdm.
 
     Example:
-        >>> import jax, jax.numpy as jnp, scidiff
+        >>> import jax, jax.numpy as jnp
+        >>> from scidiff._chunked import run_chunked
         >>> @jax.jit
         ... def advance(k, x):  # ten steps of x <- x / 2 per chunk, saving each chunk's end
         ...     x = jax.lax.fori_loop(0, 10, lambda i, x: x / 2, x)
         ...     return x, x[None]
-        >>> x, saved = scidiff.run_chunked(advance, jnp.ones(2), 3)
+        >>> x, saved = run_chunked(advance, jnp.ones(2), 3)
         >>> saved.shape
         (3, 2)
     """
@@ -207,7 +208,8 @@ def run_until_stopped(
                 )
             for x, p in zip(leaves, out_parts):
                 p.append(x)
-            jax.block_until_ready(state)
+            if progress or store is not None:  # an honest bar; a save needs the values
+                jax.block_until_ready(state)
             if stopped is not None:
                 break
             done = k + 1

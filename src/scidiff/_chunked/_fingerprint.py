@@ -6,7 +6,7 @@ those into a SHA-256 hex digest that is the same in every process on every machi
 (no ``id()``, no memory addresses, no Python ``hash`` randomisation):
 
 * an array leaf contributes its dtype, shape and bytes;
-* a Python function its qualified name, byte code and constants, and, recursively, the
+* a Python function its qualified name (not its module), byte code and constants, and, recursively, the
   values its closure captures and the argument defaults;
 * an ``equinox.Module`` (a model) its type, its static fields (through the pytree
   structure) and its array leaves;
@@ -78,7 +78,7 @@ def _update_array(h: Any, x: Any) -> None:
 
 def _update_function(h: Any, fn: types.FunctionType, depth: int) -> None:
     code = fn.__code__
-    h.update(f"{fn.__module__}.{fn.__qualname__}".encode())
+    h.update(fn.__qualname__.encode())  # not the module: a script imported or run as __main__
     h.update(code.co_code)
     for const in code.co_consts:
         if isinstance(const, types.CodeType):

@@ -111,9 +111,9 @@ def run_steps(
         length ``num_steps // save_every`` (``None`` without ``save_every``).
 
     Example:
-        >>> import jax.numpy as jnp, scidiff
-        >>> state, saved = scidiff.run_steps(lambda x: 0.5 * x, jnp.ones(2), 6,
-        ...                                  save_every=2, chunks=3)
+        >>> import jax.numpy as jnp
+        >>> from scidiff._chunked import run_steps
+        >>> state, saved = run_steps(lambda x: 0.5 * x, jnp.ones(2), 6, save_every=2, chunks=3)
         >>> saved[:, 0].tolist()
         [0.25, 0.0625, 0.015625]
     """
@@ -154,8 +154,10 @@ def _identity(x: Any) -> Any:
 
 
 @eqx.filter_jit
-def _model_chunk(model, u, dt, num_steps, save_every, t0, args, kwargs):
-    return model.rollout(u, dt, num_steps, save_every=save_every, t0=t0, args=args, **kwargs)
+def _model_chunk(model, u, dt, num_steps, save_every, t_start, steps_before, args, kwargs):
+    t0 = t_start + steps_before.astype(dt.dtype) * dt
+    saved = model.rollout(u, dt, num_steps, save_every=save_every, t0=t0, args=args, **kwargs)
+    return jax.tree_util.tree_map(lambda x: x[-1], saved), saved
 
 
 def rollout_model_chunked(
@@ -207,18 +209,17 @@ def rollout_model_chunked(
     t_start = jnp.asarray(t0, dt_arr.dtype)
 
     def advance(k: int, u: Any) -> tuple[Any, Any]:
-        t_k = t_start + jnp.asarray(int(starts[k]), dt_arr.dtype) * dt_arr
-        saved = _model_chunk(
+        return _model_chunk(
             model,
             u,
             dt_arr,
             sizes[k] * int(save_every),
             int(save_every),
-            t_k,
+            t_start,
+            np.asarray(starts[k], np.int32),  # traced: one compile per chunk length
             args,
             rollout_kwargs,
         )
-        return jax.tree_util.tree_map(lambda x: x[-1], saved), saved
 
     _, saved = run_chunked(
         advance,

@@ -33,6 +33,7 @@ demo: $(VENV)/.core
 
 lint: $(VENV)/.test
 	$(PY) -m ruff check src kernels tests benchmarks examples docs
+	$(VENV)/bin/pyright
 
 test: lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q --durations=15

@@ -7,6 +7,11 @@ and records ``{"benchmark", "case", "impl", "seconds", "compile_seconds", "ratio
 
 Peers whose compile caches could favour whoever runs second are timed in fresh
 processes, alternating: see :func:`run_isolated`.
+
+Every record prints one progress line to stderr when it is made, so a long run shows
+where it is. A compile time below zero (the "first" call was already compiled, so
+first-minus-steady is noise) is not a compile time: it is recorded as ``None`` with
+``extra["compile_note"]`` saying why, and a warning names the case.
 """
 
 from __future__ import annotations
@@ -89,6 +94,24 @@ class Record(dict):
         compile_seconds: float | None = None,
         **extra: Any,
     ):
+        if compile_seconds is not None and compile_seconds < 0:
+            extra["compile_note"] = (
+                f"first call minus steady call was {compile_seconds:.3g} s: the first timed "
+                "call was already compiled (time a fresh jit's first call)"
+            )
+            print(
+                f"warning: {benchmark} {case} {impl}: negative compile time "
+                f"{compile_seconds:.3g} s recorded as None ({extra['compile_note']})",
+                file=sys.stderr,
+                flush=True,
+            )
+            compile_seconds = None
+        comp = "" if compile_seconds is None else f", compile {compile_seconds:.3g} s"
+        print(
+            f"[{time.strftime('%H:%M:%S')}] {benchmark} {case} {impl}: {seconds:.4g} s{comp}",
+            file=sys.stderr,
+            flush=True,
+        )
         super().__init__(
             benchmark=benchmark,
             case=case,

@@ -5,30 +5,46 @@
 Finite differences on a cell-centred grid, zero-flux walls on every side (something the
 periodic spectral codes cannot do), Pearson's parameters, advanced with fixed RK4 steps.
 
-    python examples/gray_scott.py [--n 128] [--steps 8000] [--out gray_scott.png]
+    python examples/gray_scott.py [--n 128] [--steps 8000] [--out PATH]
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+from _options import add_out_option, make_parser, output_path, positive_float, positive_int
 from _progress import chunked
 
 from scidiff.kernels import GrayScott, Grid, Neumann
 
 
 def main(argv=None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=128, help="grid points per side")
-    parser.add_argument("--steps", type=int, default=8000, help="time steps of dt = 1")
-    parser.add_argument("--chunks", type=int, default=8, help="progress updates")
-    parser.add_argument("--feed", type=float, default=0.04)
-    parser.add_argument("--kill", type=float, default=0.06)
-    parser.add_argument("--out", type=Path, default=Path("gray_scott.png"))
+    parser = make_parser(__doc__)
+    parser.add_argument(
+        "--n", type=positive_int, default=128, help="grid points per side (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=8000,
+        help="time steps of dt = 1, rounded down to a multiple of --chunks (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--chunks", type=positive_int, default=8, help="progress updates (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--feed", type=positive_float, default=0.04, help="feed rate F (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--kill", type=positive_float, default=0.06, help="kill rate k (default: %(default)s)"
+    )
+    add_out_option(parser, "gray_scott")
     opts = parser.parse_args(argv)
+    if opts.chunks > opts.steps:
+        parser.error(f"--chunks {opts.chunks} exceeds --steps {opts.steps}")
+    out = output_path(opts.out, "gray_scott")
 
     grid = Grid((opts.n, opts.n), 2.5)
     model = GrayScott(grid, feed=opts.feed, kill=opts.kill, bcs=Neumann(0.0))
@@ -38,7 +54,7 @@ def main(argv=None) -> Path:
     noise = 0.01 * jax.random.normal(jax.random.PRNGKey(0), (2, *grid.shape))
     u0 = jnp.where(square, 0.5, 1.0) + noise[0]
     v0 = jnp.where(square, 0.25, 0.0) + noise[1]
-    per_chunk = max(1, opts.steps // opts.chunks)
+    per_chunk = opts.steps // opts.chunks
     advance = jax.jit(
         lambda s: jax.tree_util.tree_map(
             lambda x: x[-1], model.rollout(s, 1.0, per_chunk, save_every=per_chunk)
@@ -60,9 +76,9 @@ def main(argv=None) -> Path:
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.imshow(v.T, origin="lower", cmap="magma", extent=(0, 2.5, 0, 2.5))
     ax.set_title(f"Gray-Scott v, F={opts.feed}, k={opts.kill}, Neumann walls")
-    fig.savefig(opts.out, dpi=110, bbox_inches="tight")
-    print(f"wrote {opts.out.resolve()}")
-    return opts.out
+    fig.savefig(out, dpi=110, bbox_inches="tight")
+    print(f"wrote {out.resolve()}")
+    return out
 
 
 if __name__ == "__main__":

@@ -7,17 +7,17 @@ compiled program, batched), and the sensitivity of the ensemble's mean height
 <z(t1)> to rho is computed by reverse mode through the adaptive solver
 (``RecursiveCheckpoint`` adjoint) and checked against a central finite difference.
 
-    python examples/lorenz_ensemble.py [--members 64] [--t1 5] [--out lorenz.png]
+    python examples/lorenz_ensemble.py [--members 64] [--t1 5] [--out PATH]
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+from _options import add_out_option, make_parser, output_path, positive_float, positive_int
 from _progress import chunked
 
 import scidiff
@@ -32,12 +32,19 @@ def lorenz(t, y, args):
 
 
 def main(argv=None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, default=64, help="ensemble size")
-    parser.add_argument("--t1", type=float, default=5.0, help="final time")
-    parser.add_argument("--chunks", type=int, default=10, help="progress updates")
-    parser.add_argument("--out", type=Path, default=Path("lorenz_ensemble.png"))
+    parser = make_parser(__doc__)
+    parser.add_argument(
+        "--members", type=positive_int, default=64, help="ensemble size (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--t1", type=positive_float, default=5.0, help="final time (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--chunks", type=positive_int, default=10, help="progress updates (default: %(default)s)"
+    )
+    add_out_option(parser, "lorenz_ensemble")
     opts = parser.parse_args(argv)
+    out = output_path(opts.out, "lorenz_ensemble")
 
     key = jax.random.PRNGKey(0)
     y0s = jnp.array([1.0, 1.0, 20.0]) + 0.5 * jax.random.normal(key, (opts.members, 3))
@@ -103,9 +110,9 @@ def main(argv=None) -> Path:
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_zlabel("z")
-    fig.savefig(opts.out, dpi=120, bbox_inches="tight")
-    print(f"wrote {opts.out.resolve()}")
-    return opts.out
+    fig.savefig(out, dpi=120, bbox_inches="tight")
+    print(f"wrote {out.resolve()}")
+    return out
 
 
 if __name__ == "__main__":

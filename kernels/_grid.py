@@ -8,6 +8,7 @@ while fields living on a grid are ordinary traced arrays.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,13 +41,18 @@ def _as_tuple(x: Any, ndim: int, name: str) -> tuple[float, ...]:
 def _as_shape(shape: Any) -> tuple[int, ...]:
     """The grid shape as Python ints, refusing floats (``64.5`` or ``64.0``) and bools."""
     sizes = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    out = []
     for n in sizes:
-        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        try:
+            if isinstance(n, (bool, np.bool_)):
+                raise TypeError
+            out.append(operator.index(n))  # ints, NumPy/JAX integer scalars; not floats
+        except TypeError:
             raise TypeError(
                 f"Grid sizes must be integers (numbers of points), got {shape!r}; "
                 "e.g. Grid(64) or Grid((64, 32))."
-            )
-    return tuple(int(n) for n in sizes)
+            ) from None
+    return tuple(out)
 
 
 class Grid(eqx.Module):

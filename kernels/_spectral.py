@@ -251,10 +251,14 @@ def _ifft(u_hat: Array, spatial: tuple[int, ...]) -> Array:
     return jnp.fft.irfftn(u_hat, s=spatial, axes=tuple(range(-len(spatial), 0)))
 
 
-def _as_real_field(u: ArrayLike, name: str = "u") -> Array:
+def as_real_field(u: ArrayLike, name: str = "u") -> Array:
+    """``u`` as a float32/float64 array (integers promoted); raise for complex or other
+    dtypes (the spectral operators and models use real FFTs)."""
     u = jnp.asarray(u)
     if jnp.issubdtype(u.dtype, jnp.complexfloating):
-        raise TypeError(f"`{name}` must be a real field (the operators use real FFTs).")
+        raise TypeError(
+            f"`{name}` must be a real field (the operators use real FFTs); got dtype {u.dtype}."
+        )
     if not jnp.issubdtype(u.dtype, jnp.floating):
         u = u.astype(jnp.result_type(float))
     if u.dtype not in (jnp.float32, jnp.float64):
@@ -288,7 +292,7 @@ def spectral_derivative(u: ArrayLike, extent: Any, order: int | Sequence[int]) -
         >>> u = jnp.sin(2 * jnp.pi * x)[:, None] * jnp.cos(2 * jnp.pi * x)[None, :]
         >>> uxy = spectral_derivative(u, (1.0, 1.0), (1, 1))
     """
-    u = _as_real_field(u)
+    u = as_real_field(u)
     spatial, extents = split_extent(u.shape, extent)
     ndim = len(spatial)
     alpha = tuple(np.atleast_1d(np.asarray(order)).tolist())
@@ -324,7 +328,7 @@ def spectral_gradient(u: ArrayLike, extent: Any) -> Array:
         >>> g.shape
         (2, 8, 8)
     """
-    u = _as_real_field(u)
+    u = as_real_field(u)
     spatial, extents = split_extent(u.shape, extent)
     ndim = len(spatial)
     ks = wavenumbers(spatial, extents, dtype=u.dtype, zero_nyquist=True)
@@ -339,7 +343,7 @@ def spectral_divergence(v: ArrayLike, extent: Any) -> Array:
     Raises:
         ValueError: if the component axis (just before the spatial axes) is not ``D`` long.
     """
-    v = _as_real_field(v, "v")
+    v = as_real_field(v, "v")
     spatial, extents = split_extent(v.shape, extent, vector=True)
     ndim = len(spatial)
     _check_components(v, ndim)
@@ -365,7 +369,7 @@ def _component(v: Array, d: int, ndim: int) -> Array:
 
 def spectral_laplacian(u: ArrayLike, extent: Any) -> Array:
     r"""Laplacian :math:`\Delta u`, i.e. :math:`-|k|^2\hat u` in Fourier space."""
-    u = _as_real_field(u)
+    u = as_real_field(u)
     spatial, extents = split_extent(u.shape, extent)
     ks = wavenumbers(spatial, extents, dtype=u.dtype)
     k2 = sum(k * k for k in ks)
@@ -387,7 +391,7 @@ def spectral_poisson(f: ArrayLike, extent: Any) -> Array:
     Returns:
         :math:`\phi`, same shape and dtype as ``f``, with zero mean.
     """
-    f = _as_real_field(f, "f")
+    f = as_real_field(f, "f")
     spatial, extents = split_extent(f.shape, extent)
     ks = wavenumbers(spatial, extents, dtype=f.dtype)
     k2 = sum(k * k for k in ks)
@@ -414,7 +418,7 @@ def leray_projection(v: ArrayLike, extent: Any) -> Array:
     Raises:
         ValueError: if the component axis is not ``D`` long.
     """
-    v = _as_real_field(v, "v")
+    v = as_real_field(v, "v")
     spatial, extents = split_extent(v.shape, extent, vector=True)
     ndim = len(spatial)
     _check_components(v, ndim)

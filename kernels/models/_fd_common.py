@@ -4,7 +4,8 @@ physical coefficients and their states, and the Dirichlet-node rule of vertex gr
 Every FD model constructor (heat, advection--diffusion, wave, Burgers, Gray--Scott,
 shallow water, bounded KS/KdV) calls :func:`fd_configuration` once for its grid, boundary
 conditions, stencil order and advection scheme, and :func:`coefficient` for each physical
-parameter, so the same mistake gets the same message in every model.
+parameter, so the same mistake gets the same message in every model (the spectral models
+check their coefficients with :func:`coefficient` too).
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from jaxtyping import Array
 from .._boundary import Periodic
 from .._etdrk import ETDRK, check_etdrk_order
 from .._spectral import (
+    as_real_field,
     check_spatial_shape,
     dealias_mask_numpy,
     expand_extents,
@@ -123,15 +124,7 @@ class AbstractSemilinearModel(AbstractPDEModel):
 
     def check_state(self, u: Any, name: str = "u") -> Array:
         """Return ``u`` as a real float array of the model's shape, or raise."""
-        u = jnp.asarray(u)
-        if jnp.issubdtype(u.dtype, jnp.complexfloating):
-            raise TypeError(f"`{name}` must be real; got dtype {u.dtype}.")
-        if not jnp.issubdtype(u.dtype, jnp.floating):
-            u = u.astype(jnp.result_type(float))
-        if u.dtype not in (jnp.float32, jnp.float64):
-            raise TypeError(
-                f"`{name}` has dtype {u.dtype}: the FFTs need float32 or float64 states."
-            )
+        u = as_real_field(u, name)
         if u.shape != self.shape:
             raise ValueError(
                 f"`{name}` has shape {u.shape} but the model's grid is {self.shape}; use "

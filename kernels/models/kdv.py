@@ -28,6 +28,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._etdrk import check_etdrk_order
+from ._fd_common import coefficient
 from ._semilinear import AbstractSemilinearModel, check_dealias, normalize_geometry
 
 __all__ = ["KortewegDeVries"]
@@ -84,6 +85,7 @@ class KortewegDeVries(AbstractSemilinearModel):
         self.shape, self.extent = normalize_geometry(shape, extent, boundary)
         self.nonlinearity = nonlinearity
         self.dispersion = dispersion
+        coefficient(viscosity, "viscosity", "KortewegDeVries", sign="nonnegative")
         self.viscosity = viscosity
         self.order = check_etdrk_order(order)
         self.dealias = check_dealias(dealias)

@@ -36,6 +36,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._etdrk import check_etdrk_order
+from ._fd_common import coefficient
 from ._semilinear import AbstractSemilinearModel, check_dealias, normalize_geometry
 
 __all__ = ["KuramotoSivashinsky"]
@@ -98,6 +99,7 @@ class KuramotoSivashinsky(AbstractSemilinearModel):
                 "form='conservative' (u_t + u u_x + ...) is one-dimensional; use "
                 f"form='gradient' for a {len(self.shape)}D grid."
             )
+        coefficient(viscosity, "viscosity", "KuramotoSivashinsky", sign="positive")
         self.viscosity = viscosity
         self.form = form
         self.order = check_etdrk_order(order)

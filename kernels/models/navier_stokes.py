@@ -40,6 +40,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._etdrk import check_etdrk_order
+from ._fd_common import coefficient
 from ._semilinear import AbstractSemilinearModel, check_dealias, normalize_geometry
 
 __all__ = ["NavierStokes2D"]
@@ -109,6 +110,8 @@ class NavierStokes2D(AbstractSemilinearModel):
                 f"`forcing_wavenumber` must be None (no forcing) or an integer in [1, Ny/2) = "
                 f"[1, {self.shape[1] // 2}); got {forcing_wavenumber!r}."
             )
+        coefficient(viscosity, "viscosity", "NavierStokes2D", sign="nonnegative")
+        coefficient(drag, "drag", "NavierStokes2D", sign="nonnegative")
         self.viscosity = viscosity
         self.drag = drag
         self.forcing_amplitude = forcing_amplitude

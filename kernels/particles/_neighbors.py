@@ -344,7 +344,7 @@ def allocate_neighbor_list(
     Example:
         >>> import jax
         >>> import scidiff.kernels.particles as P
-        >>> R = jax.random.uniform(jax.random.PRNGKey(0), (200, 2)) * 10.0
+        >>> R = jax.random.uniform(jax.random.PRNGKey(0), (50, 2)) * 10.0
         >>> fns, nbrs = P.allocate_neighbor_list(P.periodic_space(10.0), 10.0, 1.5, R)
         >>> bool(nbrs.overflow)
         False

@@ -47,6 +47,7 @@ def test_integer_like_sizes_are_accepted():
 
     assert K.Grid(np.int64(8)).shape == (8,)
     assert K.Grid((np.int32(4), 6)).shape == (4, 6)
+    assert K.Grid(jnp.int32(8)).shape == (8,)
 
 
 @pytest.mark.parametrize("dt", [NAN, INF, -INF])
@@ -98,3 +99,48 @@ def test_traced_extents_still_differentiate():
     u = jnp.sin(2 * jnp.pi * jnp.arange(16) / 16)
     grad = jax.grad(lambda L: jnp.sum(K.spectral_derivative(u, L, 1) ** 2))(1.0)
     assert jnp.isfinite(grad) and grad != 0.0
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (
+            lambda: K.NavierStokes2D((8, 8), viscosity=NAN),
+            r"NavierStokes2D: `viscosity` must be finite",
+        ),
+        (
+            lambda: K.NavierStokes2D((8, 8), viscosity=-0.1),
+            r"NavierStokes2D: `viscosity` must be >= 0",
+        ),
+        (lambda: K.NavierStokes2D((8, 8), drag=-1.0), r"NavierStokes2D: `drag` must be >= 0"),
+        (
+            lambda: K.KuramotoSivashinsky(16, 22.0, viscosity=0.0),
+            r"KuramotoSivashinsky: `viscosity` must be > 0",
+        ),
+        (
+            lambda: K.KortewegDeVries(16, 10.0, viscosity=NAN),
+            r"KortewegDeVries: `viscosity` must be finite",
+        ),
+        (
+            lambda: K.KortewegDeVriesFD(K.Grid(16), viscosity=-1.0),
+            r"KortewegDeVriesFD: `viscosity` must be >= 0",
+        ),
+        (
+            lambda: K.KuramotoSivashinskyFD(K.Grid(16), viscosity=NAN),
+            r"KuramotoSivashinskyFD: `viscosity` must be finite",
+        ),
+        (
+            lambda: K.ShallowWater(K.Grid((8, 8)), gravity=-9.81),
+            r"ShallowWater: `gravity` must be >= 0",
+        ),
+    ],
+)
+def test_bad_model_coefficients_are_refused(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_traced_spectral_viscosity_passes():
+    u0 = jnp.cos(2 * jnp.pi * jnp.arange(16) / 16)
+    out = jax.jit(lambda nu: K.KuramotoSivashinsky(16, 22.0, viscosity=nu)(0.0, u0))(1.0)
+    assert out.shape == (16,)

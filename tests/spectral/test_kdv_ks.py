@@ -181,7 +181,7 @@ def test_bad_state_raises():
     model = KortewegDeVries(16, 10.0)
     with pytest.raises(ValueError, match="use jax.vmap for a batch"):
         model(0.0, jnp.zeros((2, 16)))
-    with pytest.raises(TypeError, match="must be real"):
+    with pytest.raises(TypeError, match="`u` must be a real field"):
         model.step(jnp.zeros(16, complex), 0.1)
     with pytest.raises(TypeError, match="need float32 or float64"):
         model(0.0, jnp.zeros(16, jnp.float16))

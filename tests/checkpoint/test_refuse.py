@@ -11,6 +11,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from scidiff._chunked import CheckpointError, rollout_model_chunked, run_chunked
@@ -181,3 +182,12 @@ def test_bad_options(kwargs, error, match):
 def test_state_that_changes_shape_is_refused():
     with pytest.raises(ValueError, match="chunk 0 changed it"):
         run_chunked(lambda k, x: (jnp.concatenate([x, x]), None), jnp.ones(2), 2)
+
+
+def test_float64_state_with_x64_off_warns_instead_of_silently_narrowing():
+    with jax.enable_x64(False):
+        with pytest.warns(
+            UserWarning, match="float64 array in the run's state is carried as float32"
+        ):
+            x, _ = run_chunked(jax.jit(lambda k, x: (x / 2, None)), np.ones(2), 2)
+    assert x.dtype == jnp.float32

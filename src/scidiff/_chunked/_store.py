@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Any
 
 import jax
@@ -80,6 +81,14 @@ def canonical(x: Any, weak: bool = False) -> Any:
     if _is_key(x):
         return x
     a = jnp.asarray(x)
+    given = getattr(x, "dtype", None)
+    if given is not None and np.dtype(given) != a.dtype:
+        warnings.warn(
+            f"a {np.dtype(given)} array in the run's state is carried as {a.dtype} (JAX's x64 "
+            "mode is off): enable it with jax.config.update('jax_enable_x64', True), or pass "
+            f"{a.dtype} arrays.",
+            stacklevel=4,
+        )
     if (weak or getattr(x, "weak_type", False)) and a.ndim == 0:
         scalar = jnp.asarray(a.item())  # a Python scalar: weak-typed at the default dtype
         if scalar.dtype == a.dtype:

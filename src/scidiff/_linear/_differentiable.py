@@ -19,8 +19,11 @@ or an iterative solver: exactly the tangent map of ``root`` on such a function).
 ``lax.custom_linear_solve`` would fail at once, even without any differentiation
 ("Reverse-mode differentiation does not work for lax.while_loop"). Here instead:
 a direct method uses its materialised matrix (transposable), and an iterative one
-solves the primal and forward-mode problems normally and refuses only when a reverse
-pass actually runs, with a message that says what to do.
+solves the primal and forward-mode problems normally; a reverse pass (which runs only
+if one is asked for) materialises ``A`` by ``n`` forward-mode products and solves with
+its transpose, up to ``MATERIALISE_MAX`` unknowns, and beyond that refuses with a
+message that says what to do. (Derivatives wrt what such an ``A`` closes over still
+need reverse mode through ``A`` itself, which JAX cannot do: use forward mode.)
 
 Failures in derivatives. A backward pass has no result object to carry a status, so a
 transposed solve that fails (singular, breakdown, non-convergence) raises an
@@ -41,10 +44,13 @@ from jax import lax
 from jaxtyping import Array
 
 from .._results import RESULTS
-from ._dense import zero_stats
+from ._dense import materialise, zero_stats
 from ._solver import AbstractLinearSolver, FlatOperator
 
-__all__ = ["solve_implicit", "derivative_solve", "raise_on_failure", "BACKWARD"]
+__all__ = ["solve_implicit", "derivative_solve", "raise_on_failure", "BACKWARD", "MATERIALISE_MAX"]
+
+# Largest non-transposable iterative system whose transposed solve materialises A.
+MATERIALISE_MAX = 4096
 
 BACKWARD = "the transposed linear solve in a reverse-mode derivative of linear_solve"
 
@@ -52,7 +58,7 @@ _NOT_TRANSPOSABLE = (
     "reverse-mode differentiation through linear_solve needs the transpose of the operator "
     "`A`, which JAX cannot form for this callable (it is not built of linear JAX operations: "
     "e.g. it contains a lax.while_loop, or a forward-mode JVP through an ODE or iterative "
-    "solve). Fix: pass assume='symmetric' if A is symmetric, use a direct method "
+    f"solve), and the system is too large (> {MATERIALISE_MAX} unknowns) to materialise. Fix: pass assume='symmetric' if A is symmetric, use a direct method "
     "(method='lu' materialises A, whose transpose is known), or use forward mode "
     "(jax.jvp / jax.jacfwd)."
 )
@@ -95,6 +101,7 @@ def solve_implicit(
     state=None,
     forward_context: str | None = None,
     backward_context: str = BACKWARD,
+    status_outside: bool = False,
 ) -> tuple[Array, RESULTS, dict[str, Array]]:
     """Solve ``A x = b`` with ``solver``, differentiable by the implicit rule.
 
@@ -109,6 +116,11 @@ def solve_implicit(
         forward_context: if given, a failed primal/tangent solve raises (a solve that
             exists only for a derivative) with this description.
         backward_context: the description in the error of a failed transposed solve.
+        status_outside: take ``(result, stats)`` from a second, non-differentiated
+            ``solver.compute`` instead of the auxiliary outputs of
+            ``lax.custom_linear_solve``, which ``jax.jacfwd`` wrongly batches (so a
+            primal output that depends on the status, e.g. a step rejected on failure,
+            would be "batched" and ``jacfwd`` fails). Costs a second solve.
 
     Returns:
         ``(x, result, stats)`` of the primal solve.
@@ -127,6 +139,8 @@ def solve_implicit(
     elif operator.matrix is not None:
         matrix = operator.matrix
         matvec, mode = (lambda v: matrix @ v), "transpose"
+    elif operator.n <= MATERIALISE_MAX:
+        mode = "materialise"
     else:
         mode = "refuse"
 
@@ -140,6 +154,22 @@ def solve_implicit(
         if mode == "refuse":
             x = eqx.error_if(jnp.zeros_like(rhs), jnp.any(rhs != 0), _NOT_TRANSPOSABLE)
             return x, (RESULTS.successful, zero_stats())
+        if mode == "materialise":  # A^T from n forward-mode products, only when run
+            shape = rhs.shape
+
+            def flat_matvec(v):
+                return jnp.reshape(operator.matvec(jnp.reshape(v, shape)), (-1,))
+
+            matrix_t = materialise(flat_matvec, operator.n, operator.dtype).T
+            op_t = FlatOperator(
+                lambda v: jnp.reshape(matrix_t @ jnp.reshape(v, (-1,)), v.shape),
+                operator.n,
+                operator.dtype,
+                matrix_t,
+            )
+            x, result, stats = solver.compute(solver.init(op_t), rhs, precond=precond_t)
+            x = raise_on_failure(x, result, rhs, backward_context)
+            return x, (result, stats)
         if hermitian:  # A^T y = r  <=>  A conj(y) = conj(r)
             x, result, stats = solver.compute(state, jnp.conj(rhs), precond=precond)
             x = jnp.conj(x)
@@ -152,13 +182,21 @@ def solve_implicit(
         x = raise_on_failure(x, result, rhs, backward_context)
         return x, (result, stats)
 
+    # "materialise"/"refuse": keeps JAX from transposing matvec eagerly (it cannot); our
+    # transpose_solve does not use the vecmat it is handed.
+    sym = mode in ("symmetric", "materialise", "refuse")
+    if status_outside:
+        x = lax.custom_linear_solve(
+            matvec,
+            b,
+            lambda mv, rhs: solve(mv, rhs)[0],
+            lambda vm, rhs: transpose_solve(vm, rhs)[0],
+            symmetric=sym,
+        )
+        _, result, stats = solver.compute(state, lax.stop_gradient(b), x0=x0, precond=precond)
+        return x, result, stats
     x, (result, stats) = lax.custom_linear_solve(
-        matvec,
-        b,
-        solve,
-        transpose_solve,
-        symmetric=mode in ("symmetric", "refuse"),
-        has_aux=True,
+        matvec, b, solve, transpose_solve, symmetric=sym, has_aux=True
     )
     return x, result, stats
 

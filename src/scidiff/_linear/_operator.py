@@ -127,9 +127,12 @@ def _structure(tree: PyTree) -> tuple:
 
 
 def _describe(tree: PyTree) -> str:
-    return str(
-        jax.tree_util.tree_map(lambda leaf: jax.ShapeDtypeStruct(jnp.shape(leaf), "?"), tree)
-    )
+    """Shapes and dtypes of the leaves, e.g. ``float32[3]`` (the real dtype of each)."""
+
+    def one(leaf):
+        return f"{jnp.result_type(leaf).name}{list(jnp.shape(leaf))}"
+
+    return str(jax.tree_util.tree_map(one, tree))
 
 
 def _check_same_structure(name: str, tree: PyTree, b: PyTree, what: str) -> None:
@@ -202,6 +205,11 @@ def flatten_problem(
 
     b_flat = ravel(b)
     n = int(b_flat.size)
+    if n == 0:
+        raise ValueError(
+            f"the system is empty: `b` has no entries (got {_describe(b)}); a linear solve "
+            "needs at least one unknown."
+        )
 
     x0_flat = None
     if x0 is not None:

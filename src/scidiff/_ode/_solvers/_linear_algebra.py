@@ -95,6 +95,7 @@ class IterationMatrix(eqx.Module):
             precond=self.precond,
             state=self.state,
             backward_context=_BACKWARD,
+            status_outside=True,
         )
         return x, result
 

@@ -59,6 +59,22 @@ class RESULTS(eqx.Enumeration):
     event_overflow = (
         "an event crossed zero more often than its buffer holds: raise `Event(max_events=...)`."
     )
+    nonfinite_initial = (
+        "non-finite start: y0 or f(t0, y0, args) holds NaN or Inf; check the initial state and "
+        "the vector field at t0."
+    )
+    invalid_tolerance = (
+        "invalid tolerances: rtol/atol (traced) are negative, NaN, or both zero; pass "
+        "non-negative values with at least one > 0."
+    )
+    invalid_t_eval = (
+        "invalid t_eval (traced): save times must be finite, strictly monotone in the direction "
+        "of integration and inside t_span."
+    )
+    event_nonfinite = (
+        "an event's cond(t, y, args) returned NaN or Inf: its sign change cannot be located; make "
+        "cond finite along the solution."
+    )
 
 
 def is_successful(result: RESULTS) -> Bool[Array, "..."]:

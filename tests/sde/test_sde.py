@@ -184,6 +184,12 @@ G = lambda t, y, a: 0.1 * y  # noqa: E731
         (lambda: scidiff.solve_sde(F, G, (0.0, 1.0), jnp.ones(2), key=KEY, dt0=0.1, t_eval=jnp.array([0.5, 0.2])), ValueError, "monotone"),
         (lambda: scidiff.solve_sde(F, G, (0.0, 1.0), jnp.ones(2), key=KEY, dt0=0.1, max_steps=0), ValueError, "positive int"),
         (lambda: jax.jit(lambda t1: scidiff.solve_sde(F, G, (0.0, t1), jnp.ones(2), key=KEY, dt0=0.1).ys)(1.0), ValueError, "static `max_steps=`"),
+        # Found by hostile input: a complex drift kept only its real part (ok=True), and
+        # a NaN/inf t1 was not rejected.
+        (lambda: scidiff.solve_sde(lambda t, y, a: 1j * y, G, (0.0, 1.0), jnp.ones(2), key=KEY, dt0=0.1), ValueError, r"`f\(t, y, args\)` must return y0's dtype: leaf 0 is complex128"),
+        (lambda: scidiff.solve_sde(F, lambda t, y, a: (1 + 1j) * y, (0.0, 1.0), jnp.ones(2), key=KEY, dt0=0.1), ValueError, "a complex g on a real state"),
+        (lambda: scidiff.solve_sde(F, G, (0.0, jnp.nan), jnp.ones(2), key=KEY, dt0=0.1, max_steps=10), ValueError, "`t_span` must be finite, got t1=nan"),
+        (lambda: scidiff.solve_sde(F, G, (-jnp.inf, 1.0), jnp.ones(2), key=KEY, dt0=0.1, max_steps=10), ValueError, "`t_span` must be finite, got t0=-inf"),
     ],
 )  # fmt: skip
 def test_static_errors(call, exc, match):

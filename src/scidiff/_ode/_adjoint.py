@@ -90,7 +90,7 @@ class ForwardMode(AbstractAdjoint):
         ...     sol = scidiff.solve_ivp(lambda t, y, k: -k * y, (0.0, 1.0), jnp.ones(()),
         ...                             args=k, adjoint=scidiff.ForwardMode())
         ...     return sol.ys[-1]
-        >>> bool(abs(jax.jacfwd(y1)(1.0) + jnp.exp(-1.0)) < 1e-6)
+        >>> bool(abs(jax.jacfwd(y1)(1.0) + jnp.exp(-1.0)) < 1e-4)  # float32 or float64
         True
     """
 
@@ -188,7 +188,7 @@ class RecursiveCheckpoint(AbstractAdjoint):
         >>> def loss(k):
         ...     sol = scidiff.solve_ivp(lambda t, y, k: -k * y, (0.0, 1.0), jnp.ones(()), args=k)
         ...     return sol.ys[-1]
-        >>> bool(abs(jax.grad(loss)(1.0) + jnp.exp(-1.0)) < 1e-6)
+        >>> bool(abs(jax.grad(loss)(1.0) + jnp.exp(-1.0)) < 1e-4)  # float32 or float64
         True
     """
 
@@ -307,7 +307,7 @@ class Backsolve(AbstractAdjoint):
         ...     sol = scidiff.solve_ivp(lambda t, y, k: -k * y, (0.0, 1.0), jnp.ones(()),
         ...                             args=k, adjoint=scidiff.Backsolve())
         ...     return sol.ys[-1]
-        >>> bool(abs(jax.grad(loss)(1.0) + jnp.exp(-1.0)) < 1e-5)
+        >>> bool(abs(jax.grad(loss)(1.0) + jnp.exp(-1.0)) < 1e-4)  # float32 or float64
         True
     """
 

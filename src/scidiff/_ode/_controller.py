@@ -77,7 +77,7 @@ class AbstractStepSizeController(eqx.Module):
         ...         return accept, jnp.where(accept, 2.0, 0.5) * (t1 - t0), state
         >>> sol = scidiff.solve_ivp(lambda t, y, a: -y, (0.0, 1.0), jnp.ones(()),
         ...                         controller=Doubling())
-        >>> bool(abs(sol.ys[-1] - jnp.exp(-1.0)) < 1e-6)
+        >>> bool(abs(sol.ys[-1] - jnp.exp(-1.0)) < 1e-4)  # float32 or float64
         True
     """
 

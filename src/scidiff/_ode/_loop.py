@@ -90,6 +90,7 @@ class Params(NamedTuple):
     atol: Any
     dt0: Any  # |dt0| or None
     d: Any  # +-1
+    input_result: Any = None  # RESULTS of run-time input checks (None: none needed)
 
 
 class Core(NamedTuple):
@@ -195,8 +196,17 @@ def init_core(cfg: LoopConfig, p: Params, y0: PyTree) -> Core:
         c_prev=tuple(_cond_value(cfg, p, e, p.s0, y0) for e in range(len(cfg.events))),
         counts=jnp.stack([zero_i, zero_i, num_fevals]),
         ev_count=tuple(zero_i for _ in cfg.events),
-        result=RESULTS.where(finite, RESULTS.successful, RESULTS.nonfinite),
+        result=_initial_result(p, finite),
     )
+
+
+def _initial_result(p: Params, finite) -> RESULTS:
+    """Bad inputs only known at run time, then a non-finite start: either stops the loop
+    before its first step."""
+    result = RESULTS.where(finite, RESULTS.successful, RESULTS.nonfinite_initial)
+    if p.input_result is not None:
+        result = RESULTS.where(p.input_result == RESULTS.successful, result, p.input_result)
+    return result
 
 
 def finished(p: Params, core: Core):
@@ -293,6 +303,9 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
 
     result = RESULTS.where(terminal, RESULTS.event_occurred, core.result)
     result = RESULTS.where(overflow, RESULTS.event_overflow, result)
+    if cfg.events:  # a NaN cond would silently never cross: name it
+        cond_finite = jnp.all(jnp.isfinite(jnp.stack(c_new)))
+        result = RESULTS.where(accept & ~cond_finite, RESULTS.event_nonfinite, result)
     result = RESULTS.where(failed, fail_result, result)
     new_core = Core(
         t=t_new,
@@ -406,7 +419,7 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
 
     def body(carry):
         core, last, bufs, ckpts = carry
-        if ckpts is not None:
+        if ckpts is not None and checkpoint_every is not None:
             # Row ceil(n / K): the last carry written to row r is the one at n = r K,
             # the start of segment r; rows of segments never started are never read.
             n = core.n_iter

@@ -39,7 +39,12 @@ class DenseInterpolation(eqx.Module):
         k = jnp.searchsorted(self.ends, s, side="left")
         k = jnp.clip(k, 0, jnp.maximum(self.num_steps - 1, 0))
         info = jax.tree_util.tree_map(lambda b: b[k], self.infos)
-        return self.solver.interpolate(self.t0s[k], self.t1s[k], info, s)
+        y = self.solver.interpolate(self.t0s[k], self.t1s[k], info, s)
+        # Outside [t0, t_final] there is no solution to interpolate: NaN, never an
+        # extrapolated number.
+        last = self.ends[jnp.maximum(self.num_steps - 1, 0)]
+        inside = (s >= self.t0s[0]) & (s <= last) & (self.num_steps > 0)
+        return jax.tree_util.tree_map(lambda v: jnp.where(inside, v, jnp.nan), y)
 
 
 @eqx.filter_jit
@@ -80,8 +85,9 @@ class ODESolution(AbstractSolution):
     def evaluate(self, t: Any) -> PyTree:
         """The solution at ``t`` (scalar or array of times) from the dense output.
 
-        Inside ``[t0, t_final]`` this is the solver's own interpolant of the step that
-        contains ``t``; outside it extrapolates the first/last step's polynomial.
+        Inside ``[t0, t_final]`` (``t_final``: ``t1``, or where a terminal event or a
+        failure stopped the solve) this is the solver's own interpolant of the step that
+        contains ``t``; outside it the result is NaN (never an extrapolated value).
 
         Raises:
             ValueError: the solve was run without ``dense=True``.

@@ -17,24 +17,24 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PyTree
 
-from .._results import check_tolerances, raise_if_failed
+from .._results import raise_if_failed
 from ._adjoint import AbstractAdjoint, Backsolve, RecursiveCheckpoint
 from ._base import AbstractODESolver
 from ._controller import AbstractStepSizeController, ConstantStepSize, PIDController
 from ._event import Event
+from ._inputs import (
+    checked_save_times,
+    checked_state,
+    checked_times,
+    checked_tolerances,
+    concrete,
+    runtime_input_result,
+)
 from ._loop import LoopConfig, Params
 from ._slots import save_reached
 from ._solution import DenseInterpolation, ODESolution
 
 __all__ = ["solve_ivp"]
-
-
-def _concrete(x: Any) -> np.ndarray | None:
-    """``x`` as a NumPy array, or ``None`` if it is traced (checked at run time instead)."""
-    try:
-        return np.asarray(x)
-    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
-        return None
 
 
 def _float_leaves_to_arrays(args: Any) -> Any:
@@ -58,8 +58,8 @@ def solve_ivp(
     solver: AbstractODESolver | None = None,
     t_eval: Any = None,
     dense: bool = False,
-    rtol: Any = 1e-6,
-    atol: Any = 1e-9,
+    rtol: Any = None,
+    atol: Any = None,
     dt0: Any = None,
     max_steps: int = 10_000,
     adjoint: AbstractAdjoint | None = None,
@@ -85,7 +85,12 @@ def solve_ivp(
             ``t_span``; ``None`` saves the final state only.
         dense: keep every step's interpolant so that ``sol.evaluate(t)`` works anywhere
             (memory ``O(max_steps)``).
-        rtol, atol: relative and absolute tolerances (scalars, non-negative).
+        rtol, atol: relative and absolute tolerances (scalars, non-negative; the implicit
+            solvers' Newton iterations inherit them). ``None``: the dtype's defaults,
+            ``rtol = max(1e-6, 100 eps)`` and ``atol = 1e-3 rtol`` with ``eps`` the
+            state's machine epsilon: ``1e-6``/``1e-9`` in float64, ``1.2e-5``/``1.2e-8``
+            in float32. Tolerances the dtype cannot resolve (``atol + rtol |y| <
+            eps |y|``) warn at call time.
         dt0: the initial step (``None``: automatic), or the fixed step of non-adaptive
             solvers / ``ConstantStepSize``. Its magnitude is used.
         max_steps: the most steps (accepted plus rejected) before giving up.
@@ -180,53 +185,11 @@ def solve_ivp(
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
         raise ValueError(f"`max_steps` must be a positive int, got {max_steps!r}.")
 
-    # --- the state and its dtype ------------------------------------------------------
-    # An explicit dtype also drops weak typing (jnp.full(n, 1.0) vs jnp.ones(n) would
-    # otherwise compile twice).
-    y0 = jax.tree_util.tree_map(lambda v: jnp.asarray(v, jnp.asarray(v).dtype), y0)
-    leaves = jax.tree_util.tree_leaves(y0)
-    if not leaves:
-        raise ValueError("`y0` must contain at least one array.")
-    for leaf in leaves:
-        if not jnp.issubdtype(leaf.dtype, jnp.inexact):
-            raise TypeError(
-                f"`y0` must hold floating (or complex) arrays, got dtype {leaf.dtype}: pass "
-                "e.g. jnp.asarray(y0, dtype=float)."
-            )
-    dtype = jnp.result_type(*leaves)
+    # --- the state, times, tolerances and steps (see _inputs.py) -----------------------
+    y0, dtype = checked_state(y0)
     time_dtype = jnp.finfo(dtype).dtype
-
-    # --- times ------------------------------------------------------------------------
-    try:
-        n_span = len(t_span)
-    except TypeError:
-        n_span = -1
-    if n_span != 2:
-        raise ValueError(f"`t_span` must be a pair (t0, t1), got {t_span!r}.")
-    t0 = jnp.asarray(t_span[0], time_dtype)
-    t1 = jnp.asarray(t_span[1], time_dtype)
-    if t0.shape != () or t1.shape != ():
-        raise ValueError("`t_span` must hold two scalars (t0, t1).")
-    ct0, ct1 = _concrete(t0), _concrete(t1)
-    forward = None
-    if ct0 is not None and ct1 is not None:
-        if not (np.isfinite(ct0) and np.isfinite(ct1)):
-            raise ValueError(f"`t_span` must be finite, got {t_span!r}.")
-        if ct0 == ct1:
-            raise ValueError(
-                f"`t_span` has t0 == t1 == {float(ct0)}: nothing to integrate (use t1 != t0)."
-            )
-        forward = bool(ct1 > ct0)
-
-    # --- tolerances and steps ---------------------------------------------------------
-    check_tolerances(rtol, atol)
-    rtol = jnp.asarray(rtol, time_dtype)
-    atol = jnp.asarray(atol, time_dtype)
-    if rtol.shape != () or atol.shape != ():
-        raise ValueError("`rtol` and `atol` must be scalars.")
-    crt, cat = _concrete(rtol), _concrete(atol)
-    if crt is not None and cat is not None and crt == 0 and cat == 0:
-        raise ValueError("`rtol` and `atol` are both zero: no error is acceptable; set one > 0.")
+    t0, t1, span = checked_times(t_span, time_dtype)
+    rtol, atol, traced_tols = checked_tolerances(rtol, atol, time_dtype, y0)
     fixed = not (controller.uses_error_estimate and solver.adaptive)
     if dt0 is None:
         if fixed:
@@ -239,44 +202,25 @@ def solve_ivp(
         dt0 = jnp.asarray(dt0, time_dtype)
         if dt0.shape != ():
             raise ValueError(f"`dt0` must be a scalar, got shape {dt0.shape}.")
-        cdt = _concrete(dt0)
+        cdt = concrete(dt0)
         if cdt is not None:
             if not (np.isfinite(cdt) and cdt != 0):
                 raise ValueError(f"`dt0` must be finite and non-zero, got {float(cdt)}.")
             # A magnitude (positive) is always fine; a signed step must point from t0 to t1.
-            if forward is not None and forward and cdt < 0:
+            if span is not None and span[1] > span[0] and cdt < 0:
                 raise ValueError(
                     f"`dt0`={float(cdt)} points against the integration direction "
-                    f"(t0={float(ct0)} -> t1={float(ct1)}): pass the step's magnitude."
+                    f"(t0={span[0]} -> t1={span[1]}): pass the step's magnitude."
                 )
         dt0 = jnp.abs(dt0)
-
-    # --- save times -------------------------------------------------------------------
-    if t_eval is not None:
-        t_eval = jnp.asarray(t_eval, time_dtype)
-        if t_eval.ndim != 1 or t_eval.shape[0] == 0:
-            raise ValueError(f"`t_eval` must be a non-empty 1-D array, got shape {t_eval.shape}.")
-        cte = _concrete(t_eval)
-        if cte is not None and forward is not None:
-            steps = np.diff(cte) if forward else -np.diff(cte)
-            if np.any(steps <= 0):
-                raise ValueError(
-                    "`t_eval` must be strictly monotone in the direction of integration "
-                    f"({'increasing' if forward else 'decreasing'} for t0={float(ct0)}, "
-                    f"t1={float(ct1)})."
-                )
-            lo, hi = min(ct0, ct1), max(ct0, ct1)
-            if np.any(cte < lo) or np.any(cte > hi):
-                raise ValueError(
-                    f"`t_eval` must lie inside t_span [{float(lo)}, {float(hi)}]; got values in "
-                    f"[{float(cte.min())}, {float(cte.max())}]."
-                )
+    t_eval, traced_t_eval = checked_save_times(t_eval, time_dtype, span)
 
     problem = _Problem(f=f, t0=t0, t1=t1, y0=y0, args=_float_leaves_to_arrays(args))
     options = _Options(
         solver=solver, controller=controller, adjoint=adjoint, events=events,
         single_event=single_event, dense=dense, max_steps=max_steps, throw=throw,
-        rtol=rtol, atol=atol, dt0=dt0, t_eval=t_eval,
+        rtol=rtol, atol=atol, dt0=dt0, t_eval=t_eval, check_tolerances=traced_tols,
+        check_t_eval=traced_t_eval,
     )  # fmt: skip
     return _solve(problem, options)
 
@@ -306,6 +250,8 @@ class _Options(NamedTuple):
     atol: Any
     dt0: Any  # |dt0|, or None for the automatic initial step
     t_eval: Any  # or None
+    check_tolerances: bool  # traced at call time: checked at run time
+    check_t_eval: bool
 
 
 def _check_output(name: str, out: Any, y0: PyTree) -> None:
@@ -343,7 +289,7 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
     traces the array leaves of both arguments and keys the cache on the rest)."""
     f, t0, t1, y0, args = problem
     solver, controller, adjoint, events = options[:4]
-    single_event, dense, max_steps, throw, rtol, atol, dt0, t_eval = options[4:]
+    single_event, dense, max_steps, throw, rtol, atol, dt0, t_eval = options[4:12]
     time_dtype = t0.dtype
     _check_output("f(t, y, args)", jax.eval_shape(f, t0, y0, args), y0)
     for i, ev in enumerate(events):
@@ -352,6 +298,12 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
             raise ValueError(
                 f"events[{i}].cond must return a scalar, got {shape}: reduce it to one "
                 "number whose sign change is the event."
+            )
+        if not jnp.issubdtype(shape.dtype, jnp.floating):
+            raise TypeError(
+                f"events[{i}].cond must return a real floating-point scalar (a signed distance "
+                f"to the event), got dtype {shape.dtype}: a bool or int has no located zero "
+                "crossing; return e.g. y[0] - threshold."
             )
 
     d = jax.lax.stop_gradient(jnp.where(t1 >= t0, 1, -1).astype(time_dtype))
@@ -398,12 +350,16 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
         atol=atol,
         dt0=dt0,
         d=d,
+        input_result=runtime_input_result(
+            t0, t1, rtol, atol, t_eval,
+            tolerances=options.check_tolerances, save_times=options.check_t_eval,
+        ),  # fmt: skip
     )
     core, bufs = adjoint.integrate(cfg, p, y0)
     core = jax.tree_util.tree_map(_detach_discrete, core)
 
     inf = jnp.asarray(jnp.inf, time_dtype)
-    if n_save:
+    if t_eval is not None:
         filled = save_reached(p.s_eval, core.t)
         ts = jnp.where(filled, t_eval, inf)
         ys = bufs.ys

@@ -67,6 +67,9 @@ def _check_inputs(f, g, t_span, y0, args, solver, dt0, t_eval):
     if not leaves or not all(jnp.issubdtype(jnp.result_type(x), jnp.floating) for x in leaves):
         raise TypeError("`y0` must be a non-empty pytree of floating-point arrays.")
     t0, t1, dt = (_concrete(x) for x in (t_span[0], t_span[1], dt0))
+    for name, t in (("t0", t0), ("t1", t1)):
+        if t is not None and not np.all(np.isfinite(t)):
+            raise ValueError(f"`t_span` must be finite, got {name}={t}.")
     if t0 is not None and t1 is not None and t0 == t1:
         raise ValueError("`t_span` must have t1 != t0.")
     if dt is not None and not dt > 0:
@@ -81,6 +84,13 @@ def _check_inputs(f, g, t_span, y0, args, solver, dt0, t_eval):
                 f"`{name}(t, y, args)` must return the structure and shapes of `y0` "
                 "(diagonal noise: g(t, y, args) has the shape of y)."
             )
+        for i, (a, b) in enumerate(zip(jax.tree_util.tree_leaves(out), leaves)):
+            if a.dtype != jnp.result_type(b):
+                raise ValueError(
+                    f"`{name}(t, y, args)` must return y0's dtype: leaf {i} is {a.dtype} but "
+                    f"y0's is {jnp.result_type(b)} (a complex {name} on a real state would "
+                    f"lose its imaginary part: make {name}'s output match y0's dtype)."
+                )
     if t_eval is not None:
         te = _concrete(t_eval)
         if te is not None:

@@ -351,8 +351,13 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
         dt0=dt0,
         d=d,
         input_result=runtime_input_result(
-            t0, t1, rtol, atol, t_eval,
-            tolerances=options.check_tolerances, save_times=options.check_t_eval,
+            t0,
+            t1,
+            rtol,
+            atol,
+            t_eval,
+            tolerances=options.check_tolerances,
+            save_times=options.check_t_eval,
         ),  # fmt: skip
     )
     core, bufs = adjoint.integrate(cfg, p, y0)

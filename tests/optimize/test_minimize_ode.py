@@ -71,3 +71,20 @@ def test_argmin_derivatives_through_the_ode():
     np.testing.assert_allclose(jax.jacfwd(k_of)(0.27), -1 / 0.27, rtol=1e-6)
     # The minimum value is 0 for every o (an exact fit): its derivative too.
     assert abs(float(jax.grad(lambda o: fit_lbfgs(o).fun)(0.27))) < 1e-8
+
+
+def test_hessian_and_singular_hessian_of_the_argmin():
+    """jax.hessian of a minimiser (the IFT rule re-applied to itself) against the closed
+    form of ridge regression, x*(lam) = (A^T A + lam I)^{-1} A^T b; and a flat direction
+    (singular Hessian) makes the derivative a named failure, not NaNs."""
+    A = jnp.array([[1.0, 2.0], [3.0, 4.0], [5.0, -1.0]])
+    b = jnp.array([1.0, -1.0, 2.0])
+    f = lambda x, lam: 0.5 * jnp.sum((A @ x - b) ** 2) + 0.5 * lam * x @ x
+    ridge = lambda lam: scidiff.minimize(f, jnp.zeros(2), args=lam, gtol=1e-12).x
+    exact = lambda lam: jnp.linalg.solve(A.T @ A + lam * jnp.eye(2), A.T @ b)
+    np.testing.assert_allclose(jax.hessian(ridge)(0.7), jax.hessian(exact)(0.7), rtol=1e-7)
+    flat = lambda x, c: (x[0] - c) ** 2  # x[1] does not enter: H = diag(2, 0)
+    sol = jax.jvp(
+        lambda c: scidiff.minimize(flat, jnp.zeros(2), args=c, throw=False), (1.0,), (1.0,)
+    )[0]
+    assert sol.result == scidiff.RESULTS.singular

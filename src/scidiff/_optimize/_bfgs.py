@@ -13,7 +13,7 @@ and before the first update ``H_0 = (s^T y / y^T y) I`` (eq. 6.20). Steps with
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 import optax
@@ -32,7 +32,7 @@ class ScaleByBfgsState(NamedTuple):
 def scale_by_bfgs() -> optax.GradientTransformation:
     """Precondition flat gradients by the BFGS inverse-Hessian approximation."""
 
-    def init(params: Array) -> ScaleByBfgsState:
+    def init(params: Any) -> ScaleByBfgsState:
         if params.ndim != 1:
             raise ValueError("scale_by_bfgs works on flat (1-D) parameter vectors.")
         n = params.shape[0]
@@ -43,7 +43,10 @@ def scale_by_bfgs() -> optax.GradientTransformation:
             jnp.zeros((), jnp.int32),
         )
 
-    def update(grad, state, params=None):
+    def update(updates: Any, state: Any, params: Any = None) -> tuple[Array, ScaleByBfgsState]:
+        grad = updates
+        if params is None:
+            raise ValueError("scale_by_bfgs needs `params` in update (the current point).")
         H = state.inv_hessian
         s = params - state.params
         y = grad - state.grad

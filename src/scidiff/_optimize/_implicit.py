@@ -129,7 +129,7 @@ def implicit_argmin(
         x, aux = solver(lambda v: fn_th(v, th), guess, hyp)
         return x, f(x, th), aux
 
-    @argmin.defjvp
+    @argmin.defjvp  # pyright: ignore[reportArgumentType]  (aux is rebuilt as a tuple)
     def argmin_jvp(primals, tangents):
         th, guess, hyp = primals
         th_dot = tangents[0]
@@ -192,16 +192,20 @@ def _ift_tangent(
         pivots = jnp.abs(jnp.diag(lu))
         singular = ~jnp.all(jnp.isfinite(lu)) | (jnp.min(pivots) <= n * eps * jnp.max(jnp.abs(H)))
 
-        def solve(_matvec, b):
+        def dense_solve(_matvec: Callable[[Array], Array], b: Array) -> Array:
             return jax.scipy.linalg.lu_solve((lu, piv), b)
+
+        solve = dense_solve
 
     else:
         # Matrix-free: H is symmetric positive definite at a strict minimum.
         singular = jnp.array(False)
         tol = 1e-10 if jnp.finfo(x.dtype).bits == 64 else 1e-5
 
-        def solve(matvec, b):
+        def cg_solve(matvec: Callable[[Array], Array], b: Array) -> Array:
             return jax.scipy.sparse.linalg.cg(matvec, b, tol=tol, maxiter=10 * n)[0]
+
+        solve = cg_solve
 
     # symmetric=True: the transposed solve (reverse mode) is the same solve, so H v is
     # never transposed.

@@ -253,9 +253,10 @@ def least_squares(
 
     def solver(res, v0, hyper):
         jac = jacobian_function(res, v0)
+        rtol_h, atol_h = hyper
         if method == "lm":
-            return _levenberg_marquardt(res, jac, v0, *hyper, maxiter)
-        return _gauss_newton(res, jac, v0, *hyper, maxiter)
+            return _levenberg_marquardt(res, jac, v0, rtol_h, atol_h, maxiter)
+        return _gauss_newton(res, jac, v0, rtol_h, atol_h, maxiter)
 
     def cost(r):
         return 0.5 * r @ r

@@ -71,7 +71,6 @@ def _optimise(
 ) -> tuple[Array, tuple[RESULTS, dict[str, Array], Array]]:
     """Run ``opt`` on ``f`` until a stopping test holds; returns
     ``(x, (result, stats, history))`` with ``history[k] = f(x_k)`` (NaN past the end)."""
-    extra_args = isinstance(opt, optax.GradientTransformationExtraArgs)
     state0 = opt.init(x0)
     uses_linesearch = _linesearch_state(state0) is not None
     value0, grad0, reverse = value_and_gradient(f, x0)
@@ -91,11 +90,11 @@ def _optimise(
 
     def body(s):
         x, state, value, grad, k, nfev, _, _, history = s
-        if extra_args:
+        if isinstance(opt, optax.GradientTransformationExtraArgs):
             updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=f)
         else:
             updates, state = opt.update(grad, state, x)
-        x_new = optax.apply_updates(x, updates)
+        x_new = jnp.asarray(optax.apply_updates(x, updates))
         ls = _linesearch_state(state)
         if ls is not None and ls.grad is not None:
             # optax's line search already evaluated f and its gradient at x_new.
@@ -249,12 +248,14 @@ def minimize(
     real = jnp.finfo(x0_flat.dtype).dtype
     tol = _Tolerances(*(lax.stop_gradient(as_real(t, real)) for t in (gtol, ftol, xtol)))
 
-    host_callback = None
+    host_callback: Callable[[Array, Array, Array], None] | None = None
     if callback is not None:
         user_callback = callback
 
-        def host_callback(k, v, value):
+        def call_user(k: Array, v: Array, value: Array) -> None:
             user_callback(k, unravel(v), value)
+
+        host_callback = call_user
 
     def objective(v, a):
         return f_flat(v, a)[0]

@@ -38,8 +38,9 @@ class RESULTS(eqx.Enumeration):
         "tolerances, or use a stiff solver if the problem is stiff."
     )
     dt_underflow = (
-        "step size underflow: the step size fell below the resolvable minimum (the problem may "
-        "be stiff, singular, or the tolerances unreachable in this dtype)."
+        "step size underflow: the step size fell below the resolvable minimum 8 eps |t|; use a "
+        "stiff solver (Kvaerno5, Rodas5, BDF) if the problem is stiff, check f for a "
+        "singularity, or loosen tolerances the dtype cannot reach."
     )
     nonfinite = "non-finite value (NaN or Inf) in the state or its error estimate."
     nonconvergence = "the iteration did not converge within `maxiter` iterations."

@@ -38,8 +38,8 @@ def bicgstab(
     b: Array,
     x0: Array | None,
     precond: Callable[[Array], Array] | None,
-    rtol: Array,
-    atol: Array,
+    rtol: float | Array,
+    atol: float | Array,
     maxiter: int,
 ) -> tuple[Array, RESULTS, dict[str, Array]]:
     """Solve ``A x = b`` by BiCGSTAB on flat vectors. Returns ``(x, result, stats)``."""

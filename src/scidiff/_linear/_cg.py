@@ -34,8 +34,8 @@ def cg(
     b: Array,
     x0: Array | None,
     precond: Callable[[Array], Array] | None,
-    rtol: Array,
-    atol: Array,
+    rtol: float | Array,
+    atol: float | Array,
     maxiter: int,
 ) -> tuple[Array, RESULTS, dict[str, Array]]:
     """Solve ``A x = b`` by PCG on flat vectors. Returns ``(x, result, stats)``."""

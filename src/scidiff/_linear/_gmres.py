@@ -53,8 +53,8 @@ def gmres(
     b: Array,
     x0: Array | None,
     precond: Callable[[Array], Array] | None,
-    rtol: Array,
-    atol: Array,
+    rtol: float | Array,
+    atol: float | Array,
     maxiter: int,
     restart: int,
 ) -> tuple[Array, RESULTS, dict[str, Array]]:

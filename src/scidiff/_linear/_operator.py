@@ -216,7 +216,8 @@ def flatten_problem(
         _check_same_structure("`x0`", x0, b, "")
         x0_flat = ravel(x0)
 
-    precond, M_matrix = None, None
+    precond: Callable[[Array], Array] | None = None
+    M_matrix = None
     if M is not None:
         if callable(M) and not hasattr(M, "shape"):
             try:
@@ -228,8 +229,10 @@ def flatten_problem(
                 ) from err
             _check_same_structure("the output of `M(b)`", out, b, "")
 
-            def precond(v):
+            def precond_callable(v):
                 return ravel(M(unravel(v)))
+
+            precond = precond_callable
 
         else:
             M_matrix = jnp.asarray(M)
@@ -239,8 +242,11 @@ def flatten_problem(
                     f"got {M_matrix.shape}."
                 )
             M_matrix = M_matrix.astype(dtype)
+            M_dense = M_matrix
 
-            def precond(v):
-                return jnp.reshape(M_matrix @ jnp.reshape(v, (-1,)), v.shape)
+            def precond_dense(v):
+                return jnp.reshape(M_dense @ jnp.reshape(v, (-1,)), v.shape)
+
+            precond = precond_dense
 
     return FlatProblem(matvec, b_flat, x0_flat, precond, matrix, M_matrix, unravel, n)

@@ -116,7 +116,7 @@ def step_converged(dx: Array, x: Array, rtol: Array, atol: Array) -> Array:
 
 def backtrack(
     f: Callable[[Array], Array], x: Array, fx: Array, dx: Array, max_halvings: int = 30
-) -> tuple[Array, Array, Array, Array, Array]:
+) -> tuple[Array, Array, Array, Array, Array, Array]:
     """Armijo backtracking on the merit ``phi = ||F||^2 / 2`` along a Newton-like ``dx``.
 
     For a Newton direction ``phi'(0) = -||F||^2 = -2 phi(0)``, so the sufficient-decrease

@@ -69,9 +69,8 @@ class NewtonInfo(NamedTuple):
 
 
 def _encode(result: RESULTS, dtype) -> Array:
-    return sum(jnp.where(result == item, i, 0) for i, item in enumerate(STAGE_RESULTS)).astype(
-        dtype
-    )
+    codes = [jnp.where(result == item, i, 0) for i, item in enumerate(STAGE_RESULTS)]
+    return jnp.sum(jnp.stack(codes)).astype(dtype)
 
 
 def _decode(code: Array) -> RESULTS:

@@ -115,6 +115,16 @@ def test_traced_bad_tolerances_per_vmap_member():
     np.testing.assert_allclose(sol.ys[0, -1], np.exp(-1.0), rtol=1e-5)
 
 
+def test_traced_bad_t_span_is_a_named_failure():
+    def one(t1):
+        return scidiff.solve_ivp(decay, (0.0, t1), Y0, throw=False)
+
+    sol = jax.jit(jax.vmap(one))(jnp.array([1.0, jnp.nan, jnp.inf, 0.0]))
+    assert (sol.result == RESULTS.invalid_t_span).tolist() == [False, True, True, True]
+    assert sol.stats["num_steps"].tolist()[1:] == [0, 0, 0]  # not 10_000 futile attempts
+    np.testing.assert_allclose(sol.ys[0, -1], np.exp(-1.0), rtol=1e-5)
+
+
 def test_nan_in_event_cond_is_a_named_failure():
     ev = scidiff.Event(lambda t, y, a: jnp.where(t > 0.3, jnp.nan, 1.0))
     sol = scidiff.solve_ivp(decay, (0.0, 1.0), Y0, events=ev, throw=False)

@@ -197,14 +197,26 @@ def checked_save_times(
 
 
 def runtime_input_result(
-    t0: Any, t1: Any, rtol: Any, atol: Any, t_eval: Any, *, tolerances: bool, save_times: bool
+    t0: Any,
+    t1: Any,
+    rtol: Any,
+    atol: Any,
+    t_eval: Any,
+    *,
+    span: bool,
+    tolerances: bool,
+    save_times: bool,
 ) -> RESULTS | None:
     """The checks of values that were traced at call time, as a result (``None``: all
     inputs were checked at call time, nothing to do at run time). Per ``vmap`` member."""
     result = None
+    if span:
+        ok = jnp.isfinite(t0) & jnp.isfinite(t1) & (t0 != t1)
+        result = RESULTS.where(ok, RESULTS.successful, RESULTS.invalid_t_span)
     if tolerances:
         ok = (rtol >= 0) & (atol >= 0) & ((rtol > 0) | (atol > 0))  # False for NaN too
-        result = RESULTS.where(ok, RESULTS.successful, RESULTS.invalid_tolerance)
+        bad = RESULTS.where(ok, RESULTS.successful, RESULTS.invalid_tolerance)
+        result = bad if result is None else RESULTS.where(result == RESULTS.successful, bad, result)
     if save_times:
         d = jnp.where(t1 >= t0, 1, -1).astype(t_eval.dtype)
         s = d * t_eval

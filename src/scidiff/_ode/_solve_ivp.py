@@ -219,7 +219,8 @@ def solve_ivp(
     options = _Options(
         solver=solver, controller=controller, adjoint=adjoint, events=events,
         single_event=single_event, dense=dense, max_steps=max_steps, throw=throw,
-        rtol=rtol, atol=atol, dt0=dt0, t_eval=t_eval, check_tolerances=traced_tols,
+        rtol=rtol, atol=atol, dt0=dt0, t_eval=t_eval, check_t_span=span is None,
+        check_tolerances=traced_tols,
         check_t_eval=traced_t_eval,
     )  # fmt: skip
     return _solve(problem, options)
@@ -250,7 +251,8 @@ class _Options(NamedTuple):
     atol: Any
     dt0: Any  # |dt0|, or None for the automatic initial step
     t_eval: Any  # or None
-    check_tolerances: bool  # traced at call time: checked at run time
+    check_t_span: bool  # traced at call time: checked at run time
+    check_tolerances: bool
     check_t_eval: bool
 
 
@@ -356,6 +358,7 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
             rtol,
             atol,
             t_eval,
+            span=options.check_t_span,
             tolerances=options.check_tolerances,
             save_times=options.check_t_eval,
         ),  # fmt: skip

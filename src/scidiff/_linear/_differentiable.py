@@ -45,7 +45,7 @@ from jaxtyping import Array
 
 from .._results import RESULTS
 from ._dense import materialise, zero_stats
-from ._solver import AbstractLinearSolver, FlatOperator
+from ._solver import LU, AbstractLinearSolver, FlatOperator
 
 __all__ = ["solve_implicit", "derivative_solve", "raise_on_failure", "BACKWARD", "MATERIALISE_MAX"]
 
@@ -193,6 +193,9 @@ def solve_implicit(
             lambda vm, rhs: transpose_solve(vm, rhs)[0],
             symmetric=sym,
         )
+        if isinstance(solver, LU):  # the status is in the factors: no second solve
+            bad = state.singular | ~jnp.all(jnp.isfinite(x))
+            return x, RESULTS.where(bad, RESULTS.singular, RESULTS.successful), zero_stats()
         _, result, stats = solver.compute(state, lax.stop_gradient(b), x0=x0, precond=precond)
         return x, result, stats
     x, (result, stats) = lax.custom_linear_solve(

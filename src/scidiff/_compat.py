@@ -42,7 +42,7 @@ def jax_dlpack_cpu() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
     does not have them where expected (callers then use ``jax.dlpack``).
     """
     try:
-        from jax._src.lib import _jax
+        from jax._src.lib import _jax  # pyright: ignore[reportPrivateImportUsage]
 
         return _jax.dlpack_managed_tensor_to_buffer, _jax.buffer_to_dlpack_managed_tensor
     except (ImportError, AttributeError):

@@ -125,3 +125,13 @@ def test_eager_failure_names_its_cause_in_one_line():
     f = sdtf.wrap(lambda y0: _decay_end(y0, max_steps=2))
     with pytest.raises(sdtf.SolveFailedError, match="failed: max_steps reached"):
         f(tf.constant([1.0]))
+
+
+def test_other_host_callbacks_are_refused_clearly_in_graph_mode():
+    def fn(x):
+        jax.debug.print("x = {}", x)
+        return 2 * x
+
+    g = tf.function(sdtf.wrap(fn))
+    with pytest.raises(TypeError, match=r"cannot run inside tf.function.*host callback"):
+        g(tf.ones(2))

@@ -8,7 +8,7 @@ Import the framework you use; importing ``scidiff.interop`` itself imports neith
 
 import importlib
 
-__all__ = ["torch", "tensorflow"]
+__all__ = ["torch", "tensorflow"]  # pyright: ignore[reportUnsupportedDunderAll] (lazy)
 
 
 def __getattr__(name: str):

@@ -18,6 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 from .._results import RESULTS
 
@@ -69,7 +70,7 @@ def check_x64(dtype_name: str, where: str, framework_hint: str) -> None:
     ``jax.dlpack.from_dlpack`` silently narrows float64 to float32 (and int64 to int32)
     when x64 is disabled; a bridge must never change values behind the caller's back.
     """
-    if dtype_name in X64_DTYPES and not jax.config.jax_enable_x64:
+    if dtype_name in X64_DTYPES and jax.dtypes.canonicalize_dtype(np.float64) != np.float64:
         narrow = {
             "float64": "float32",
             "int64": "int32",
@@ -198,8 +199,9 @@ class CompiledFunction:
         self.dyn_idx = tuple(dyn_idx)
         self.static = static
         self.diff_mask = tuple(diff_mask)
-        self.out_tree = None
-        self.out_inexact: tuple[bool, ...] | None = None
+        self.out_tree: Any = None
+        self.out_inexact: tuple[bool, ...] = ()
+        self.vjp_wrapped: Any = None  # the backward as a bridge function (double backward)
         self._forward = jax.jit(self._flat_call)
         self._forward_vjp = jax.jit(self._flat_vjp)
         self._backward = jax.jit(self._apply_vjp)
@@ -297,7 +299,7 @@ def exportable_array(x: Any, name: str, target: str, supported: Iterable[str], h
     numpy-style names), non-JAX objects (``hint`` says how to convert numpy arrays) and
     arrays sharded over several devices (a fully replicated one gives its local copy).
     """
-    if isinstance(x, jax.core.Tracer):
+    if isinstance(x, Tracer):
         raise TypeError(
             f"{name} is a traced JAX value (you are inside jit/grad/vmap): only concrete "
             f"arrays can be handed to {target}. To use a JAX function from {target}, wrap it "
@@ -342,7 +344,7 @@ class WrappedFunction:
     def __init__(self, fn: Callable):
         self.fn = fn
         self._cache: dict[Any, CompiledFunction] = {}
-        functools.update_wrapper(self, fn)
+        functools.update_wrapper(self, fn)  # pyright: ignore[reportArgumentType]
         self._where = f"wrap({getattr(fn, '__name__', type(fn).__name__)})"
 
     @classmethod
@@ -353,6 +355,9 @@ class WrappedFunction:
         if not callable(fn):
             raise TypeError(f"wrap expects a callable JAX function, got {type(fn).__name__}.")
         return cls(fn)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
 
     @staticmethod
     def is_dynamic(x: Any) -> bool:

@@ -135,7 +135,7 @@ class _Wrapped(WrappedFunction):
         def op(*xs):
             return [tf.identity(o) for o in outs_tf], lambda *dys: backward(*dys)
 
-        return op(*dyn)
+        return op(*dyn)  # pyright: ignore[reportReturnType]  (custom_gradient typing)
 
     @tf.autograph.experimental.do_not_convert
     def _graph(self, compiled: CompiledFunction, dyn: list) -> list:
@@ -165,7 +165,18 @@ class _Wrapped(WrappedFunction):
             self._converted[key] = (converted, records)
         else:
             converted, records = converted
-        outs = list(converted(*dyn))
+        try:
+            outs = list(converted(*dyn))
+        except NotImplementedError as err:
+            if "host_callback" not in str(err):
+                raise
+            raise TypeError(
+                f"{self._where} cannot run inside tf.function (graph mode): the function "
+                "calls a host callback (`jax.debug.print`/`callback`, `equinox.error_if`, "
+                "`jax.pure_callback`, ...), which a TF graph cannot carry. scidiff's own "
+                "solvers carry their throw=True check through graphs; remove the callback "
+                "or call the wrapper eagerly."
+            ) from None
         if any(r.checks for r in records):  # ... and is raised here, on the TF side
             outs = tf_check_status(outs, self._where)
         return outs

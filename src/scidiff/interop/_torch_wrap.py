@@ -87,7 +87,7 @@ class _JaxFunction(torch.autograd.Function):
             grads_j = compiled.backward(ctx.residuals, cts)
             grads = [array_to_torch(g, f"gradient #{i}", None) for i, g in enumerate(grads_j)]
         grads_it = iter(grads)
-        result = [None]
+        result: list[torch.Tensor | None] = [None]
         for needed in compiled.diff_mask:
             result.append(next(grads_it) if needed else None)
         return tuple(result)
@@ -95,9 +95,9 @@ class _JaxFunction(torch.autograd.Function):
 
 def _vjp_wrapper(compiled: CompiledFunction) -> Callable:
     """The backward of ``compiled`` as a wrapped (hence differentiable) torch function."""
-    wrapped = getattr(compiled, "torch_vjp", None)
+    wrapped = compiled.vjp_wrapped
     if wrapped is None:
-        wrapped = compiled.torch_vjp = wrap(compiled.vjp_function())
+        wrapped = compiled.vjp_wrapped = wrap(compiled.vjp_function())
     return wrapped
 
 

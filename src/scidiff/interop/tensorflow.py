@@ -17,7 +17,7 @@ from . import _tf_bridge
 from ._common import SolveFailedError as SolveFailedError
 from ._tf_wrap import wrap as wrap
 
-__all__ = ["from_tf", "to_tf", "wrap", "KerasLayer", "SolveFailedError"]  # noqa: F822 (lazy, see __getattr__)
+__all__ = ["from_tf", "to_tf", "wrap", "KerasLayer", "SolveFailedError"]  # noqa: F822  # pyright: ignore[reportUnsupportedDunderAll]
 
 
 def from_tf(tree: Any, *, copy: bool | None = None) -> Any:

@@ -29,10 +29,10 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.core import Tracer
 from jaxtyping import Array
 
 __all__ = ["HaloBoundary", "normalize_boundary", "outer_ghosts", "is_periodic"]
@@ -194,7 +194,7 @@ def outer_ghosts(
     if bc.odd:  # Dirichlet
         return 2 * value - mirror
     if spacing is None:
-        if not isinstance(bc.value, jax.core.Tracer) and not np.any(np.asarray(bc.value) != 0):
+        if not isinstance(bc.value, Tracer) and not np.any(np.asarray(bc.value) != 0):
             return mirror  # zero flux: the spacing does not matter
         raise ValueError(
             "Neumann(flux) with a non-zero flux needs the grid spacing: pass `grid=` "

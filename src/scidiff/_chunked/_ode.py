@@ -27,6 +27,12 @@ __all__ = ["solve_ivp_chunked", "solve_sde_chunked"]
 
 
 def _check_chunks(chunks: Any) -> int:
+    if chunks is None:
+        raise ValueError(
+            "progress=True and checkpoint_dir= run the solve in pieces: pass chunks=N as well "
+            "(the bar advances, and checkpoints are written, between pieces; the pieces "
+            "restart the step-size selection, so N is part of the result)."
+        )
     if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
         raise ValueError(f"`chunks` must be a positive int, got {chunks!r}.")
     return chunks
@@ -77,7 +83,7 @@ def solve_ivp_chunked(
     t_span: Any,
     y0: Any,
     *,
-    chunks: int,
+    chunks: int | None,
     checkpoint_dir: Any = None,
     checkpoint_every: int = 1,
     checkpoint_keep: int = 2,
@@ -200,7 +206,7 @@ def solve_sde_chunked(
     *,
     key: Any,
     dt0: Any,
-    chunks: int,
+    chunks: int | None,
     checkpoint_dir: Any = None,
     checkpoint_every: int = 1,
     checkpoint_keep: int = 2,

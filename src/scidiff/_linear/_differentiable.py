@@ -36,6 +36,7 @@ not matter, e.g. of a rejected ODE step) has the exact solution zero and never f
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -102,7 +103,7 @@ def solve_implicit(
     forward_context: str | None = None,
     backward_context: str = BACKWARD,
     status_outside: bool = False,
-) -> tuple[Array, RESULTS, dict[str, Array]]:
+) -> tuple[Array, RESULTS, dict[str, Any]]:
     """Solve ``A x = b`` with ``solver``, differentiable by the implicit rule.
 
     Args:

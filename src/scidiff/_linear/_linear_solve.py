@@ -242,6 +242,7 @@ def linear_solve(
     )
     x = prob.unravel(x_flat)
     x = raise_if_failed(x, result, throw)
+    stats = {k: jnp.asarray(v, jnp.int32) for k, v in stats.items()}  # NumPy zeros of direct methods
     return LinearSolution(x=x, result=result, stats=stats)
 
 

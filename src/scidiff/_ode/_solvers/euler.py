@@ -22,8 +22,8 @@ class Euler(AbstractExplicitRK):
         >>> import jax.numpy as jnp, scidiff
         >>> out = scidiff.Euler().step(lambda t, y, a: -y, 0.0, 0.1, jnp.ones(2), None,
         ...                            jnp.full(2, -1.0))
-        >>> out.y1
-        Array([0.9, 0.9], dtype=float32)
+        >>> out.y1.tolist()
+        [0.9, 0.9]
     """
 
     tableau: ClassVar[ButcherTableau] = _euler_tableau

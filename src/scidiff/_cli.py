@@ -260,7 +260,7 @@ def bench(
     print_wide(console, results_table(records))
     if out is not None:
         _write_records(out, records)
-        console.print(f"wrote {out.resolve()}")
+        console.print(f"wrote {out.resolve()}", soft_wrap=True)
     if failed:
         console.print(f"[red]failed: {', '.join(failed)}[/red]")
         raise typer.Exit(1)

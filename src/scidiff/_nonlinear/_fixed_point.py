@@ -56,6 +56,9 @@ def _converged(
 ) -> Array:
     """The fixed-point test of the module docstring (``False`` for non-finite ``g(x)`` or
     a point that ran away from ``x0``)."""
+    # rtol floored at 2 eps, as in root's step test: the default 1e-8 is below float32's
+    # resolution, where |g(x) - x| cannot get under an ulp.
+    rtol = jnp.maximum(rtol, 2 * jnp.finfo(gx.dtype).eps)
     bound = atol + rtol * jnp.minimum(jnp.abs(gx), scale)
     near = jnp.max(jnp.abs(gx - x0)) <= scale / jnp.sqrt(jnp.finfo(gx.dtype).eps)
     return jnp.all(jnp.isfinite(gx)) & jnp.all(jnp.abs(gx - x) <= bound) & near

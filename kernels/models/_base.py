@@ -95,6 +95,10 @@ class AbstractPDEModel(eqx.Module):
         args: Any = None,
         checkpoint: bool = True,
         check_stability: bool = True,
+        chunks: int | None = None,
+        checkpoint_dir: Any = None,
+        checkpoint_every: int = 1,
+        progress: bool = False,
     ) -> PyTree:
         """Take ``num_steps`` fixed steps; return the states after every ``save_every``-th.
 
@@ -109,11 +113,26 @@ class AbstractPDEModel(eqx.Module):
         step raises ``ValueError`` at call time when ``dt`` and ``u0`` are concrete, and
         an ``equinox`` runtime error under ``jit`` -- never a silent NaN blow-up.
 
+        Long runs: with ``chunks`` (and optionally ``progress=True``, ``checkpoint_dir``,
+        ``checkpoint_every``) the rollout runs on the host in ``chunks`` compiled pieces,
+        with a progress bar between them and orbax checkpoints that a rerun resumes from,
+        bitwise equal to the uninterrupted run (not under ``jit``/``vmap``/``grad``; see
+        ``scidiff._chunked.rollout_model_chunked``).
+
         Raises:
             ValueError: if ``num_steps`` is not a positive multiple of ``save_every``, a
                 concrete ``dt`` is NaN or infinite, or ``dt`` exceeds the model's stable
                 step.
         """
+        if chunks is not None or checkpoint_dir is not None or progress:
+            from scidiff._chunked import rollout_model_chunked
+
+            return rollout_model_chunked(
+                self, u0, dt, num_steps, save_every=save_every, t0=t0, args=args,
+                chunks=chunks, checkpoint_dir=checkpoint_dir,
+                checkpoint_every=checkpoint_every, progress=progress,
+                checkpoint=checkpoint, check_stability=check_stability,
+            )
         check_rollout_length(num_steps, save_every)
         dt = check_step_size(dt)
         if check_stability:

@@ -76,6 +76,11 @@ from ._optimize._least_squares import least_squares as least_squares
 from ._optimize._minimize import MinimizeSolution as MinimizeSolution
 from ._optimize._minimize import minimize as minimize
 
+# --- long runs: chunks, progress bars, checkpoints (issue 18) ---
+from ._chunked import CheckpointError as CheckpointError
+from ._chunked import run_chunked as run_chunked
+from ._chunked import run_steps as run_steps
+
 # The version is defined once, in pyproject.toml; read it from the installed metadata.
 from importlib.metadata import version as _version
 

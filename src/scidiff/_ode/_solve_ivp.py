@@ -66,6 +66,10 @@ def solve_ivp(
     events: Event | Sequence[Event] = (),
     throw: bool = True,
     controller: AbstractStepSizeController | None = None,
+    chunks: int | None = None,
+    checkpoint_dir: Any = None,
+    checkpoint_every: int = 1,
+    progress: bool = False,
 ) -> ODESolution:
     r"""Solve the initial value problem ``dy/dt = f(t, y, args)``, ``y(t0) = y0``.
 
@@ -102,6 +106,13 @@ def solve_ivp(
             state...); with ``False`` check ``sol.result``/``sol.ok`` instead.
         controller: ``None`` (a :class:`PIDController` for embedded methods, else
             :class:`ConstantStepSize`), or one of those explicitly.
+        chunks, checkpoint_dir, checkpoint_every, progress: for long runs, solve over
+            ``chunks`` consecutive equal sub-intervals on the host (not under
+            ``jit``/``vmap``/``grad``; ``events`` and ``dense`` unsupported), with a
+            progress bar between chunks and, with ``checkpoint_dir``, orbax checkpoints
+            every ``checkpoint_every`` chunks that a rerun resumes from (bitwise the
+            uninterrupted result). Needs ``pip install 'scidiff[checkpoint]'`` for
+            checkpoints. See ``scidiff._chunked.solve_ivp_chunked``.
 
     Returns:
         An :class:`ODESolution` (``ts``, ``ys``, ``result``, ``ok``, ``stats``, events,
@@ -122,6 +133,15 @@ def solve_ivp(
         >>> bool(jnp.allclose(sol.ys[:, 0], jnp.exp(-0.5 * sol.ts), rtol=1e-5))
         True
     """
+    if chunks is not None or checkpoint_dir is not None or progress:
+        from .._chunked import solve_ivp_chunked
+
+        return solve_ivp_chunked(
+            f, t_span, y0, chunks=chunks, checkpoint_dir=checkpoint_dir,
+            checkpoint_every=checkpoint_every, progress=progress, args=args, solver=solver,
+            t_eval=t_eval, dense=dense, rtol=rtol, atol=atol, dt0=dt0, max_steps=max_steps,
+            adjoint=adjoint, events=events, throw=throw, controller=controller,
+        )
     if not callable(f):
         raise TypeError(f"`f` must be callable as f(t, y, args), got {type(f).__name__}.")
     if solver is None:

@@ -118,6 +118,10 @@ def solve_sde(
     t_eval=None,
     max_steps: int | None = None,
     throw: bool = True,
+    chunks: int | None = None,
+    checkpoint_dir: Any = None,
+    checkpoint_every: int = 1,
+    progress: bool = False,
 ) -> SDESolution:
     """Solve the Itô SDE ``dy = f(t, y, args) dt + g(t, y, args) dW`` with diagonal noise.
 
@@ -137,6 +141,11 @@ def solve_sde(
             explicitly to sweep ``dt0`` or ``t_span`` without recompiling, and always
             when calling under ``jit``/``vmap`` with traced times).
         throw: raise if the solve failed (else inspect ``sol.result``).
+        chunks, checkpoint_dir, checkpoint_every, progress: for long runs, solve over
+            ``chunks`` consecutive sub-intervals on the host (piece ``k`` draws from
+            ``fold_in(key, k)``), with a progress bar and orbax checkpoints that a rerun
+            resumes from, bitwise equal to the uninterrupted chunked run. See
+            ``scidiff._chunked.solve_sde_chunked``.
 
     Returns:
         :class:`SDESolution` with ``ts``, ``ys``, ``ws``, ``result``, ``ok``, ``stats``.
@@ -152,6 +161,14 @@ def solve_sde(
         ...     jnp.ones(()), key=key, dt0=0.01).ys
         >>> paths = jax.vmap(ou)(keys)   # 100 independent paths, shape (100, 1)
     """
+    if chunks is not None or checkpoint_dir is not None or progress:
+        from .._chunked import solve_sde_chunked
+
+        return solve_sde_chunked(
+            f, g, t_span, y0, key=key, dt0=dt0, chunks=chunks, checkpoint_dir=checkpoint_dir,
+            checkpoint_every=checkpoint_every, progress=progress, t_eval=t_eval,
+            throw=throw, max_steps=max_steps, args=args, solver=solver,
+        )
     solver = EulerMaruyama() if solver is None else solver
     _check_inputs(f, g, t_span, y0, args, solver, dt0, t_eval)
     num_save = 1 if t_eval is None else int(np.shape(t_eval)[0])

@@ -195,3 +195,21 @@ G = lambda t, y, a: 0.1 * y  # noqa: E731
 def test_static_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("solver", [scidiff.EulerMaruyama(), scidiff.Milstein()])
+def test_repeated_save_times_are_served_and_do_not_shift_the_path(solver):
+    # A save time repeated at t1 used to leave its slot NaN with ok=True, and an interior
+    # repeat shifted every later Brownian increment (its zero-length step used a key).
+    drift = lambda t, y, a: -y
+    diffusion = lambda t, y, a: 0.3 * jnp.ones_like(y)
+    kw = dict(key=jax.random.key(0), dt0=0.1, solver=solver, throw=False)
+    plain = scidiff.solve_sde(
+        drift, diffusion, (0.0, 1.0), jnp.ones(()), t_eval=jnp.array([0.5, 1.0]), **kw
+    )
+    for te, picks in (([0.5, 1.0, 1.0], [0, 1, 1]), ([0.5, 0.5, 1.0], [0, 0, 1])):
+        sol = scidiff.solve_sde(
+            drift, diffusion, (0.0, 1.0), jnp.ones(()), t_eval=jnp.array(te), **kw
+        )
+        assert bool(sol.ok) and bool(jnp.all(jnp.isfinite(sol.ys)))
+        np.testing.assert_array_equal(sol.ys, plain.ys[jnp.array(picks)])

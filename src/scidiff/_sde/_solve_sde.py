@@ -210,15 +210,20 @@ def _solve(f, g, solver, max_steps, throw, t0, t1, y0, args, key, dt0, t_eval):
         return jax.tree_util.tree_unflatten(treedef, dws)
 
     def body(carry, k):
-        t, y, w, save_i = carry
+        # n counts the steps of non-zero length: the Brownian increment of the n-th real
+        # step comes from fold_in(key, n), so repeated save times (zero-length steps) do
+        # not shift the path.
+        t, y, w, save_i, n = carry
         target = targets[save_i]
         remaining = (target - t) * direction
         hit = remaining <= jnp.abs(dt) * (1 + 1e-6)
         t_new = jnp.where(hit, target, t + dt)
-        active = (t1 - t) * direction > 0
+        # Still active at t1 while save times remain: a save time repeated at t1 is then
+        # served by a zero-length step (before, its slot stayed NaN with ok=True).
+        active = ((t1 - t) * direction > 0) | (save_i < num_save)
         t_new = jnp.where(active, t_new, t)
         h = t_new - t
-        dW = brownian(k, h)
+        dW = brownian(n, h)
         y_new, nfe = solver.step(f, g, t, h, y, dW, args)
         y_new = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), y_new, y)
         w_new = jax.tree_util.tree_map(lambda a, b: a + b, w, dW)
@@ -226,14 +231,15 @@ def _solve(f, g, solver, max_steps, throw, t0, t1, y0, args, key, dt0, t_eval):
         slot = jnp.where(stored, save_i, num_save)  # num_save: dropped by the scatter
         # Several save times can coincide: advance past all targets equal to t_new.
         save_i = save_i + jnp.where(active & hit, 1, 0)
-        return (t_new, y_new, w_new, save_i), (y_new, w_new, slot, active, nfe)
+        n = n + jnp.where(h != 0, 1, 0).astype(n.dtype)
+        return (t_new, y_new, w_new, save_i, n), (y_new, w_new, slot, active, nfe)
 
     zeros = jax.tree_util.tree_map(jnp.zeros_like, y0)
     # Save times equal to t0 are served by y0 directly.
     at_start = save_times == t0
     save_i0 = jnp.sum(at_start).astype(jnp.int32)
-    carry0 = (t0, y0, zeros, save_i0)
-    (t_end, y_end, _, _), (ys, ws, slots, active, nfe) = lax.scan(
+    carry0 = (t0, y0, zeros, save_i0, jnp.zeros((), jnp.int32))
+    (t_end, y_end, _, _, _), (ys, ws, slots, active, nfe) = lax.scan(
         body, carry0, jnp.arange(max_steps)
     )
 

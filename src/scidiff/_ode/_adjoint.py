@@ -52,7 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PyTree
 
-from .._results import RESULTS, is_successful
+from .._results import RESULTS, is_successful, raise_if_failed
 from ._base import tree_where
 from ._loop import Buffers, Core, LoopConfig, Params, Record, attempt, init_core, run, solver_of
 from ._loop import vector_field as _vector_field
@@ -406,7 +406,9 @@ def _backsolve_backward(cfg, y0, p, core, bufs, core_bar, bufs_bar):
         )
         s_eval_bar = jnp.where(filled, s_eval_bar, 0).astype(dtype)
     _, a0, (args_bar, fc_bar) = z
-    a0 = res.error_if(a0, ~is_successful(res))
+    # Always loud (a backward pass has no result to return); through raise_if_failed so
+    # graph-mode bridges carry the check as an output instead of a host callback.
+    a0 = raise_if_failed(a0, res, True)
     # Time gradients: moving s_fin (= s1 unless an event stopped it) extends y(s_fin) by f.
     s1_bar = core_bar.t + dot(core_bar.y, vf(s_fin, y_fin, p.args))
     s0_bar = -dot(a0, vf(p.s0, y0, p.args))

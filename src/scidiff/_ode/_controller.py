@@ -33,6 +33,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, PyTree, Scalar
 
+from .._linear._operator import rms_norm
+
 __all__ = [
     "AbstractStepSizeController",
     "PIDController",
@@ -290,13 +292,6 @@ class ConstantStepSize(AbstractStepSizeController):
         del err, error_order
         return jnp.asarray(step_ok), dt, state
 
-
-def rms_norm(x: PyTree) -> Scalar:
-    """Root mean square over every element of every leaf (``|.|`` for complex leaves)."""
-    leaves = jax.tree_util.tree_leaves(x)
-    total = sum(jnp.sum(jnp.abs(v) ** 2) for v in leaves)
-    size = sum(v.size for v in leaves)
-    return jnp.sqrt(total / size)
 
 
 def scaled_error(y_error: PyTree, y0: PyTree, y1: PyTree, rtol: Scalar, atol: Scalar) -> Scalar:

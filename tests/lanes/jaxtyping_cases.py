@@ -27,3 +27,12 @@ def test_shape_hints_are_checked_at_construction():
         DenseInterpolation(**{**good, "t1s": jnp.ones(4)})
     with pytest.raises(jaxtyping.TypeCheckError, match="direction"):
         DenseInterpolation(**{**good, "direction": jnp.ones(2)})
+
+
+def test_public_signature_hints_are_checked():
+    # linear_solve's dense `A` is hinted "n n" and solve_ivp's t_eval " T": a value
+    # breaking the hint is refused by the type check before scidiff's own validation.
+    with pytest.raises(jaxtyping.TypeCheckError, match="A"):
+        scidiff.linear_solve(jnp.ones((2, 3)), jnp.ones(2))
+    with pytest.raises(jaxtyping.TypeCheckError, match="t_eval"):
+        scidiff.solve_ivp(lambda t, y, a: -y, (0.0, 1.0), jnp.ones(2), t_eval=jnp.ones((2, 2)))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Int, PyTree
+from jaxtyping import Array, ArrayLike, Int, PyTree, Shaped
 
 from .._results import RESULTS, AbstractSolution, check_tolerances, raise_if_failed
 from ._dense import hermitian_defect
@@ -105,7 +105,7 @@ def _transposed_precond(prob: FlatProblem) -> Callable[[Array], Array] | None:
 
 
 def linear_solve(
-    A: Array | Callable[[PyTree], PyTree],
+    A: Shaped[ArrayLike, "n n"] | Callable[[PyTree], PyTree],
     b: PyTree[Array],
     *,
     method: str | AbstractLinearSolver = "auto",

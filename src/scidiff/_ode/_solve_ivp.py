@@ -15,7 +15,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import PyTree
+from jaxtyping import ArrayLike, PyTree, Real
 
 from .._results import raise_if_failed
 from ._adjoint import AbstractAdjoint, Backsolve, RecursiveCheckpoint
@@ -56,7 +56,7 @@ def solve_ivp(
     *,
     args: Any = None,
     solver: AbstractODESolver | None = None,
-    t_eval: Any = None,
+    t_eval: Real[ArrayLike, " T"] | None = None,
     dense: bool = False,
     rtol: Any = None,
     atol: Any = None,

@@ -30,13 +30,14 @@ the even (odd) derivatives of the solution zero at a Dirichlet (Neumann) wall.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from scidiff._sides import sides_per_axis
 
 from ._grid import Grid, check_field
 
@@ -128,48 +129,13 @@ def normalize_bcs(bcs, grid: Grid) -> tuple[tuple[AbstractBC, AbstractBC], ...]:
         TypeError/ValueError: for an unknown condition, the wrong number of axes, a
             periodic side paired with a non-periodic one, or periodic on a vertex grid.
     """
-    ndim = grid.ndim
-    if isinstance(bcs, (AbstractBC, str)):
-        per_axis = [bcs] * ndim
-    elif isinstance(bcs, Sequence):
-        per_axis = list(bcs)
-        if (
-            ndim == 1
-            and len(per_axis) == 2
-            and all(isinstance(b, (AbstractBC, str)) for b in per_axis)
-        ):
-            per_axis = [tuple(per_axis)]  # 1D: (lower, upper) needs no extra nesting
-        if len(per_axis) != ndim:
-            raise ValueError(
-                f"Got boundary conditions for {len(per_axis)} axes but the grid has {ndim}: "
-                "give one condition, one per axis, or one (lower, upper) pair per axis."
-            )
-    else:
-        _one(bcs)  # raises the "unknown" error
-        raise AssertionError  # pragma: no cover
-    out = []
-    for axis, spec in enumerate(per_axis):
-        if isinstance(spec, Sequence) and not isinstance(spec, str):
-            if len(spec) != 2:
-                raise ValueError(
-                    f"Axis {axis}: a per-side specification is a (lower, upper) pair, got "
-                    f"{len(spec)} entries."
-                )
-            lo, hi = _one(spec[0]), _one(spec[1])
-        else:
-            lo = hi = _one(spec)
-        if isinstance(lo, Periodic) != isinstance(hi, Periodic):
-            raise ValueError(
-                f"Axis {axis}: Periodic must be set on both sides of an axis, got "
-                f"{type(lo).__name__} and {type(hi).__name__}."
-            )
-        if isinstance(lo, Periodic) and grid.centring == "vertex":
-            raise ValueError(
-                "Periodic boundaries need a cell-centred grid (a vertex-centred grid includes "
-                "both end points): use Grid(..., centring='cell')."
-            )
-        out.append((lo, hi))
-    return tuple(out)
+    pairs = sides_per_axis(bcs, grid.ndim, _one, lambda bc: isinstance(bc, Periodic))
+    if grid.centring == "vertex" and any(isinstance(lo, Periodic) for lo, _ in pairs):
+        raise ValueError(
+            "Periodic boundaries need a cell-centred grid (a vertex-centred grid includes "
+            "both end points): use Grid(..., centring='cell')."
+        )
+    return pairs
 
 
 def _face_value(value, u, axis: int, name: str, corner):

@@ -26,7 +26,6 @@ homogeneous conditions, as in the kernels. The strings ``"zero"`` (ghosts set to
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import jax.numpy as jnp
@@ -34,6 +33,8 @@ import numpy as np
 from jax import lax
 from jax.core import Tracer
 from jaxtyping import Array
+
+from .._sides import sides_per_axis
 
 __all__ = ["HaloBoundary", "normalize_boundary", "outer_ghosts", "is_periodic"]
 
@@ -145,36 +146,7 @@ def normalize_boundary(boundary: Any, ndim: int) -> tuple[tuple[Any, Any], ...]:
     ``boundary`` is one condition for every side, one per axis, or one ``(lower, upper)``
     pair per axis (on a 1D grid a bare pair is read as ``(lower, upper)``).
     """
-    if isinstance(boundary, Sequence) and not isinstance(boundary, str):
-        per_axis = list(boundary)
-        if (
-            ndim == 1
-            and len(per_axis) == 2
-            and not any(isinstance(b, Sequence) and not isinstance(b, str) for b in per_axis)
-        ):
-            per_axis = [tuple(per_axis)]
-        if len(per_axis) != ndim:
-            raise ValueError(
-                f"got boundary conditions for {len(per_axis)} axes but the field has {ndim}: "
-                "give one condition, one per axis, or one (lower, upper) pair per axis."
-            )
-    else:
-        per_axis = [boundary] * ndim
-    pairs = []
-    for axis, spec in enumerate(per_axis):
-        if isinstance(spec, Sequence) and not isinstance(spec, str):
-            if len(spec) != 2:
-                raise ValueError(
-                    f"axis {axis}: a per-side specification is a (lower, upper) pair, got "
-                    f"{len(spec)} entries."
-                )
-            lo, hi = _one(spec[0]), _one(spec[1])
-        else:
-            lo = hi = _one(spec)
-        if is_periodic(lo) != is_periodic(hi):
-            raise ValueError(f"axis {axis}: Periodic must be set on both sides of an axis.")
-        pairs.append((lo, hi))
-    return tuple(pairs)
+    return sides_per_axis(boundary, ndim, _one, is_periodic, what="field")
 
 
 def outer_ghosts(

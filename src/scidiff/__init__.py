@@ -13,6 +13,7 @@ This file only re-exports: each name is implemented in a private module.
 # --- error policy (shared) ---
 from ._results import RESULTS as RESULTS
 from ._results import AbstractSolution as AbstractSolution
+from ._results import SolveError as SolveError
 
 # --- ODE: solve_ivp, adjoints, events (issue 2) ---
 from ._ode._solve_ivp import solve_ivp as solve_ivp

@@ -18,11 +18,20 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Bool, Int
 
 from ._compat import unvmap_max
 
-__all__ = ["RESULTS", "is_successful", "AbstractSolution", "raise_if_failed", "check_tolerances"]
+__all__ = [
+    "RESULTS",
+    "SolveError",
+    "is_successful",
+    "AbstractSolution",
+    "raise_if_failed",
+    "raise_or_return",
+    "check_tolerances",
+]
 
 
 class RESULTS(eqx.Enumeration):
@@ -100,6 +109,43 @@ class AbstractSolution(eqx.Module):
     def ok(self) -> Bool[Array, "..."]:
         """True where the solve succeeded (a terminal event counts as success)."""
         return is_successful(self.result)
+
+
+class SolveError(eqx.EquinoxRuntimeError):
+    """A solve called with ``throw=True`` failed; the message names the cause and the fix.
+
+    Raised directly (one line, with where the solve stopped) when the solver was called
+    outside ``jit``/``vmap``/``grad``; under those transformations the failure is raised by
+    ``equinox.error_if`` at run time instead (an ``equinox.EquinoxRuntimeError``, or
+    ``jax.errors.JaxRuntimeError`` wrapping it under a plain ``jax.jit``). A subclass of
+    ``equinox.EquinoxRuntimeError``, so one ``except`` clause catches both.
+    """
+
+
+def raise_or_return(
+    value: Any, result: RESULTS, throw: bool, describe: Any = None
+) -> Any:
+    """:func:`raise_if_failed`, raising at once when ``result`` is a concrete value.
+
+    A solver whose compiled part ran without the check (``throw=False`` inside) calls this
+    on its outputs: eagerly the failure becomes a :class:`SolveError` whose message is
+    ``describe(message)`` (``describe`` may add the time reached, say), without equinox's
+    framing; under a transformation (``result`` is a tracer) the check is traced as usual.
+    """
+    if not throw:
+        return value
+    try:
+        codes = np.asarray(result._value)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+        codes = None  # traced: checked at run time
+    if codes is None or _FAILURE_HOOKS:
+        return raise_if_failed(value, result, throw)
+    codes = np.where(np.asarray(is_successful(result)), 0, codes)
+    index = int(codes.max()) if codes.size else 0
+    if index:
+        message = RESULTS._index_to_message[index]
+        raise SolveError(describe(message) if describe is not None else message)
+    return value
 
 
 def raise_if_failed(value: Any, result: RESULTS, throw: bool) -> Any:

@@ -11,6 +11,8 @@ import pytest
 import scidiff
 from scidiff import RESULTS
 
+RUNTIME_ERRORS = (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError)
+
 
 def decay(t, y, args):
     return -y
@@ -157,6 +159,33 @@ def test_runtime_failures_named(f, kwargs, result, match):
     assert not bool(sol.ok)
     # The partial solution: the final state reached is finite and before t1.
     assert bool(jnp.all(jnp.isfinite(sol.ys))) and float(sol.ts[0]) < 2.0
+
+
+def test_eager_failure_is_one_line_naming_the_time_and_the_origin():
+    """Called eagerly, a failure is a scidiff.SolveError (an EquinoxRuntimeError) whose one
+    message says where the solve stopped and, for NaN/Inf, that f produced it (y0 and
+    f(t0, y0) were finite); sol.t_final holds the same time with throw=False."""
+    with pytest.raises(scidiff.SolveError) as info:
+        scidiff.solve_ivp(nan_field, (0.0, 2.0), Y0)
+    text = str(info.value)
+    assert "\n" not in text and "EQX_ON_ERROR" not in text
+    stopped = float(re.search(r"stopped at t = ([0-9.e+-]+)", text).group(1))
+    assert 0.3 < stopped <= 0.5 + 1e-9
+    assert "non-finite value" in text and "y0 and f(t0, y0, args) were finite" in text
+    sol = scidiff.solve_ivp(nan_field, (0.0, 2.0), Y0, throw=False)
+    assert float(sol.t_final) == pytest.approx(stopped, rel=1e-5)
+    assert float(scidiff.solve_ivp(decay, (0.0, 2.0), Y0).t_final) == 2.0
+    # Other failures name their time too, without the NaN sentence.
+    with pytest.raises(scidiff.SolveError, match="step size underflow") as info:
+        scidiff.solve_ivp(blowup, (0.0, 2.0), Y0)
+    singular_at = float(re.search(r"stopped at t = ([0-9.e+-]+)", str(info.value)).group(1))
+    assert singular_at == pytest.approx(1.0, abs=1e-3)  # y = 1 / (1 - t)
+    with pytest.raises(scidiff.SolveError) as info:
+        scidiff.solve_ivp(decay, (0.0, 2.0), Y0, max_steps=3)
+    assert "were finite" not in str(info.value) and "max_steps reached" in str(info.value)
+    # Under jit the check is traced and raises at run time, with the cause named.
+    with pytest.raises(RUNTIME_ERRORS, match="non-finite value"):
+        jax.jit(lambda y: scidiff.solve_ivp(nan_field, (0.0, 2.0), y).ys)(Y0)
 
 
 def test_partial_solution_under_vmap():

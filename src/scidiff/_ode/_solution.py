@@ -71,6 +71,8 @@ class ODESolution(AbstractSolution):
             one array (pytree) per event, a tuple of them when ``events`` was a sequence.
         interpolation: the dense output (``dense=True``), else ``None``; use
             :meth:`evaluate`.
+        t_final: the time the solve reached: ``t1``, a terminal event's time, or where
+            it failed (with ``throw=False``, read it to see where a failure happened).
     """
 
     ts: Float[Array, " T"]
@@ -81,6 +83,7 @@ class ODESolution(AbstractSolution):
     event_mask: Bool[Array, "..."] | Any = None
     event_ys: Any = None
     interpolation: DenseInterpolation | None = None
+    t_final: Float[Array, ""] | Any = None
 
     def evaluate(self, t: Any) -> PyTree:
         """The solution at ``t`` (scalar or array of times) from the dense output.

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike, PyTree, Real
 
-from .._results import raise_if_failed
+from .._results import RESULTS, raise_or_return
 from ._adjoint import AbstractAdjoint, Backsolve, RecursiveCheckpoint
 from ._base import AbstractODESolver
 from ._controller import AbstractStepSizeController, ConstantStepSize, PIDController
@@ -124,7 +124,11 @@ def solve_ivp(
         ValueError: ``f``'s output does not match ``y0``; ``t0 == t1``; negative or
             non-scalar tolerances; ``t_eval`` not monotone or outside ``t_span``; a
             fixed step without ``dt0``; ``Backsolve`` with events or dense output.
-        equinox.EquinoxRuntimeError: with ``throw=True``, the named runtime failure.
+        scidiff.SolveError: with ``throw=True``, called eagerly: the named runtime
+            failure and the time the solve reached, in one line.
+        equinox.EquinoxRuntimeError: with ``throw=True`` under ``jit``/``vmap``/``grad``:
+            the named runtime failure, raised at run time (``SolveError`` is a subclass,
+            so ``except equinox.EquinoxRuntimeError`` catches both).
 
     Example:
         >>> import jax.numpy as jnp, scidiff
@@ -243,7 +247,29 @@ def solve_ivp(
         check_tolerances=traced_tols,
         check_t_eval=traced_t_eval,
     )  # fmt: skip
-    return _solve(problem, options)
+    # The compiled solve never checks; the check runs here, so that an eager failure is a
+    # one-line SolveError with the time reached (traced: equinox's run-time check).
+    sol = _solve(problem, options._replace(throw=False))
+    return _checked(sol, throw)
+
+
+def _checked(sol: ODESolution, throw: bool) -> ODESolution:
+    """``sol`` if it succeeded (or ``throw=False``); else raise, naming where it stopped."""
+
+    def describe(message: str) -> str:
+        t = np.asarray(sol.t_final)
+        where = f"t = {float(t):.6g}" if t.size == 1 else f"t up to {float(np.max(t)):.6g}"
+        text = f"solve_ivp stopped at {where}: {message}"
+        if np.any(np.asarray(sol.result._value) == RESULTS.nonfinite._value):
+            text += (
+                " y0 and f(t0, y0, args) were finite, so the NaN/Inf arose during the "
+                "solve: f returned it at a later state, or the steps diverged (a stiff "
+                "problem for an explicit solver?)."
+            )
+        return text + " (throw=False returns the solution instead: see sol.result, sol.t_final.)"
+
+    ys = raise_or_return(sol.ys, sol.result, throw, describe)
+    return eqx.tree_at(lambda s: s.ys, sol, ys)
 
 
 class _Problem(NamedTuple):
@@ -395,7 +421,6 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
         ts = (d * core.t)[None]
         ys = jax.tree_util.tree_map(lambda v: v[None], core.y)
     result = core.result
-    ys = raise_if_failed(ys, result, throw)
     stats = {
         "num_steps": core.num_steps,
         "num_rejected": core.n_iter - core.num_steps,  # every attempt is one or the other
@@ -430,4 +455,5 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
         event_mask=event_mask,
         event_ys=event_ys,
         interpolation=interpolation,
+        t_final=d * core.t,
     )

@@ -20,7 +20,8 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, Int, PyTree
 
-from .._results import RESULTS, AbstractSolution, raise_if_failed
+from .._ode._inputs import concrete
+from .._results import RESULTS, AbstractSolution, raise_or_return
 from ._solvers import AbstractSDESolver, EulerMaruyama
 
 __all__ = ["solve_sde", "SDESolution"]
@@ -45,13 +46,6 @@ class SDESolution(AbstractSolution):
     stats: dict[str, Int[Array, ""]]
 
 
-def _concrete(x) -> np.ndarray | None:
-    try:
-        return np.asarray(x)
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        return None
-
-
 def _check_inputs(f, g, t_span, y0, args, solver, dt0, t_eval):
     if not callable(f) or not callable(g):
         raise TypeError("solve_sde(f, g, ...): `f` (drift) and `g` (diffusion) must be callables.")
@@ -66,7 +60,7 @@ def _check_inputs(f, g, t_span, y0, args, solver, dt0, t_eval):
     leaves = jax.tree_util.tree_leaves(y0)
     if not leaves or not all(jnp.issubdtype(jnp.result_type(x), jnp.floating) for x in leaves):
         raise TypeError("`y0` must be a non-empty pytree of floating-point arrays.")
-    t0, t1, dt = (_concrete(x) for x in (t_span[0], t_span[1], dt0))
+    t0, t1, dt = (concrete(x) for x in (t_span[0], t_span[1], dt0))
     for name, t in (("t0", t0), ("t1", t1)):
         if t is not None and not np.all(np.isfinite(t)):
             raise ValueError(f"`t_span` must be finite, got {name}={t}.")
@@ -92,7 +86,7 @@ def _check_inputs(f, g, t_span, y0, args, solver, dt0, t_eval):
                     f"lose its imaginary part: make {name}'s output match y0's dtype)."
                 )
     if t_eval is not None:
-        te = _concrete(t_eval)
+        te = concrete(t_eval)
         if te is not None:
             if te.ndim != 1 or te.size == 0:
                 raise ValueError("`t_eval` must be a non-empty 1-D array of times.")
@@ -173,7 +167,7 @@ def solve_sde(
     _check_inputs(f, g, t_span, y0, args, solver, dt0, t_eval)
     num_save = 1 if t_eval is None else int(np.shape(t_eval)[0])
     if max_steps is None:
-        t0, t1, dt = (_concrete(x) for x in (t_span[0], t_span[1], dt0))
+        t0, t1, dt = (concrete(x) for x in (t_span[0], t_span[1], dt0))
         if t0 is None or t1 is None or dt is None:
             raise ValueError(
                 "solve_sde under jit/vmap with traced t_span or dt0 needs a static `max_steps=`."
@@ -185,13 +179,16 @@ def solve_sde(
     t0 = jnp.asarray(t_span[0], tdtype)
     t1 = jnp.asarray(t_span[1], tdtype)
     t_eval = None if t_eval is None else jnp.asarray(t_eval, tdtype)
-    return _solve(
-        f, g, solver, max_steps, throw, t0, t1, y0, args, key, jnp.asarray(dt0, tdtype), t_eval
+    sol = _solve(
+        f, g, solver, max_steps, t0, t1, y0, args, key, jnp.asarray(dt0, tdtype), t_eval
     )
+    # Checked outside the compiled solve: an eager failure is a one-line SolveError.
+    ys = raise_or_return(sol.ys, sol.result, throw, lambda message: f"solve_sde: {message}")
+    return eqx.tree_at(lambda s: s.ys, sol, ys)
 
 
 @eqx.filter_jit
-def _solve(f, g, solver, max_steps, throw, t0, t1, y0, args, key, dt0, t_eval):
+def _solve(f, g, solver, max_steps, t0, t1, y0, args, key, dt0, t_eval):
     direction = jnp.where(t1 >= t0, 1.0, -1.0).astype(t0.dtype)
     dt = jnp.abs(dt0) * direction
     save_times = jnp.atleast_1d(t1) if t_eval is None else t_eval
@@ -271,5 +268,4 @@ def _solve(f, g, solver, max_steps, throw, t0, t1, y0, args, key, dt0, t_eval):
         "num_steps": num_steps,
         "num_fevals": jnp.sum(jnp.where(active, nfe, 0)).astype(jnp.int32),
     }
-    ys_saved = raise_if_failed(ys_saved, result, throw)
     return SDESolution(ts=save_times, ys=ys_saved, ws=ws_saved, result=result, stats=stats)

@@ -81,7 +81,10 @@ class RESULTS(eqx.Enumeration):
         "invalid t_eval (traced): save times must be finite, strictly monotone in the direction "
         "of integration and inside t_span."
     )
-    invalid_t_span = "invalid t_span (traced): t0 and t1 must be finite and different."
+    invalid_t_span = (
+        "invalid t_span (traced): t0 and t1 must be finite and different (t1 = +-inf only "
+        "with a terminal event)."
+    )
     event_nonfinite = (
         "an event's cond(t, y, args) returned NaN or Inf: its sign change cannot be located; make "
         "cond finite along the solution."

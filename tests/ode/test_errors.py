@@ -91,7 +91,8 @@ def test_static_errors(kwargs, exc, match):
     "kwargs, exc, match",
     [
         (dict(cond=1.0), TypeError, "`cond` must be callable"),
-        (dict(terminal=1), TypeError, "`terminal` must be True or False"),
+        (dict(terminal=1.5), TypeError, "`terminal` must be True, False or an int"),
+        (dict(terminal=-2), ValueError, "`terminal` must be a non-negative int"),
         (dict(direction=2), ValueError, "`direction` must be -1"),
         (dict(max_events=0), ValueError, "`max_events` must be a positive int"),
     ],

@@ -7,6 +7,11 @@ root finder (Illinois regula falsi) on ``c(t) = cond(t, interp(t), args)`` with 
 own continuous extension ``interp``. Two crossings inside one step cancel and are missed,
 as in scipy: keep steps small relative to the events' spacing (``dtmax``) if that matters.
 
+Termination after the ``n``-th occurrence (scipy's ``terminal=int``): an event with
+``terminal=n`` counts its crossings (in its ``direction``) and stops the solve at the
+``n``-th; the ``n - 1`` before it are recorded like a non-terminal event's
+(:func:`stops_at`). ``terminal=True`` is ``n = 1``, ``False`` (or ``0``) never stops.
+
 Differentiability: the root finder runs inside ``lax.custom_root``, so the located time
 is differentiated by the implicit function theorem and never through the iterations:
 
@@ -22,17 +27,25 @@ where :math:`\theta` is everything ``c`` depends on (the step's dense informatio
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Scalar
 
-__all__ = ["Event", "locate_crossing"]
+__all__ = ["Event", "locate_crossing", "stops_at", "any_terminal"]
 
 _MAX_ROOT_ITERS = 100
+
+
+def _plain_count(n: Any) -> Any:
+    """A NumPy integer count as a Python int (a static field must not hold an array);
+    anything else unchanged (``__check_init__`` judges it)."""
+    return int(n) if isinstance(n, np.integer) else n
 
 
 class Event(eqx.Module):
@@ -40,13 +53,19 @@ class Event(eqx.Module):
 
     Arguments:
         cond: ``cond(t, y, args) -> scalar``. The event is a sign change of this value.
-        terminal: stop the integration at the (first) crossing (default ``True``). The
-            solution's final state is then the state at the event time.
+        terminal: when the event stops the integration: ``True`` (default) at its first
+            crossing, an int ``n >= 1`` at its ``n``-th crossing (counted in
+            ``direction``; the ``n - 1`` crossings before it are recorded in
+            ``sol.event_ts``), ``False`` or ``0`` never. The solution's final state is
+            then the state at the event time (``sol.result`` is
+            ``RESULTS.event_occurred``). A terminal event also allows ``t1 = inf``
+            (``-inf`` backwards): integrate until it fires.
         direction: ``0`` any crossing, ``+1`` only upward (``-`` to ``+``), ``-1`` only
             downward.
-        max_events: size of the buffer recording this event's crossings (``sol.event_ts``).
-            More crossings than this are a failure (``RESULTS.event_overflow``), never
-            silently dropped.
+        max_events: size of the buffer recording this event's crossings (``sol.event_ts``;
+            default: ``n`` for ``terminal=n``, 100 for a non-terminal event; at least
+            ``n``). More crossings than this are a failure (``RESULTS.event_overflow``),
+            never silently dropped.
 
     Example:
         >>> import jax.numpy as jnp, scidiff
@@ -55,18 +74,35 @@ class Event(eqx.Module):
         ...                         jnp.array([10.0, 0.0]), events=hit_ground)
         >>> bool(abs(sol.event_ts[0] - (2 * 10.0 / 9.81) ** 0.5) < 1e-4)
         True
+
+        Stop at the third zero crossing of ``y = sin t``, integrating "until the event":
+
+        >>> third = scidiff.Event(lambda t, y, args: y[0], terminal=3)
+        >>> sol = scidiff.solve_ivp(lambda t, y, a: jnp.stack([y[1], -y[0]]), (0.0, jnp.inf),
+        ...                         jnp.array([0.0, 1.0]), events=third)
+        >>> [round(float(t / jnp.pi), 3) for t in sol.event_ts], bool(sol.ts[0] == sol.event_ts[2])
+        ([1.0, 2.0, 3.0], True)
     """
 
     cond: Callable[..., Any]
-    terminal: bool = eqx.field(default=True, static=True)
+    terminal: bool | int = eqx.field(default=True, static=True, converter=_plain_count)
     direction: int = eqx.field(default=0, static=True)
     max_events: int | None = eqx.field(default=None, static=True)
 
     def __check_init__(self):
         if not callable(self.cond):
             raise TypeError(f"Event `cond` must be callable cond(t, y, args), got {self.cond!r}.")
-        if not isinstance(self.terminal, bool):
-            raise TypeError(f"Event `terminal` must be True or False, got {self.terminal!r}.")
+        n = self.terminal
+        if not isinstance(n, (bool, int)):
+            raise TypeError(
+                f"Event `terminal` must be True, False or an int n (stop at the n-th "
+                f"crossing), got {n!r}."
+            )
+        if not isinstance(n, bool) and n < 0:
+            raise ValueError(
+                f"Event `terminal` must be a non-negative int (n: stop at the n-th crossing; "
+                f"0 or False: never stop), got {n!r}."
+            )
         if self.direction not in (-1, 0, 1) or isinstance(self.direction, bool):
             raise ValueError(
                 f"Event `direction` must be -1 (downward), 0 (any) or +1 (upward), got "
@@ -80,13 +116,42 @@ class Event(eqx.Module):
             raise ValueError(
                 f"Event `max_events` must be a positive int (or None), got {self.max_events!r}."
             )
+        if self.max_events is not None and self.max_events < self.stop_count:
+            raise ValueError(
+                f"Event `max_events`={self.max_events} cannot hold the {self.stop_count} "
+                f"crossings recorded up to the terminal one (terminal={self.terminal!r}): "
+                f"pass max_events >= {self.stop_count}, or None (default: {self.stop_count})."
+            )
+
+    @property
+    def stop_count(self) -> int:
+        """The crossing that stops the solve: ``n`` for ``terminal=n`` (``True``: 1),
+        ``0`` for a non-terminal event."""
+        return operator.index(self.terminal)
 
     @property
     def capacity(self) -> int:
-        """Number of crossings recorded: 1 for terminal events, else ``max_events`` (100)."""
+        """Number of crossings recorded: ``max_events``, else ``n`` for ``terminal=n``,
+        else 100."""
         if self.max_events is not None:
             return self.max_events
-        return 1 if self.terminal else 100
+        return self.stop_count or 100
+
+
+def any_terminal(events: Sequence[Event]) -> bool:
+    """Whether some event can stop the solve (what ``t1 = inf`` needs)."""
+    return any(event.stop_count > 0 for event in events)
+
+
+def stops_at(event: Event, hit: Array, count: Array) -> Array:
+    """Whether a crossing ``hit`` in this step stops the solve: the event is terminal and
+    this is its ``stop_count``-th crossing (``count``: crossings recorded before it).
+    Always False for a non-terminal event."""
+    if event.stop_count == 0:
+        return jnp.zeros_like(hit)
+    if event.stop_count == 1:
+        return hit
+    return hit & (count >= event.stop_count - 1)
 
 
 def crossed(c_prev: Scalar, c_new: Scalar, direction: int) -> Array:

@@ -140,8 +140,11 @@ def checked_tolerances(rtol: Any, atol: Any, time_dtype: Any, y0: PyTree) -> tup
     return rtol, atol, False
 
 
-def checked_times(t_span: Any, time_dtype: Any) -> tuple[Any, Any, tuple[float, float] | None]:
-    """``(t0, t1, span)`` with ``span = (t0, t1)`` as floats when both are concrete."""
+def checked_times(
+    t_span: Any, time_dtype: Any, open_end: bool = False
+) -> tuple[Any, Any, tuple[float, float] | None]:
+    """``(t0, t1, span)`` with ``span = (t0, t1)`` as floats when both are concrete.
+    ``open_end``: ``t1`` may be ``+-inf`` (a terminal event ends the solve, ``_open_end.py``)."""
     try:
         n_span = len(t_span)
     except TypeError:
@@ -155,8 +158,11 @@ def checked_times(t_span: Any, time_dtype: Any) -> tuple[Any, Any, tuple[float, 
     ct0, ct1 = concrete(t0), concrete(t1)
     if ct0 is None or ct1 is None:
         return t0, t1, None
-    if not (np.isfinite(ct0) and np.isfinite(ct1)):
-        raise ValueError(f"`t_span` must be finite, got {t_span!r}.")
+    if not (np.isfinite(ct0) and (np.isfinite(ct1) or (open_end and np.isinf(ct1)))):
+        from ._open_end import OPEN_END_HINT
+
+        hint = f" ({OPEN_END_HINT})" if np.isfinite(ct0) and np.isinf(ct1) else ""
+        raise ValueError(f"`t_span` must be finite, got {t_span!r}{hint}.")
     if ct0 == ct1:
         raise ValueError(
             f"`t_span` has t0 == t1 == {float(ct0)}: nothing to integrate (use t1 != t0)."
@@ -193,6 +199,8 @@ def checked_save_times(
             f"`t_eval` must lie inside t_span [{lo}, {hi}]; got values in "
             f"[{float(cte.min())}, {float(cte.max())}]."
         )
+    if not np.all(np.isfinite(cte)):  # only an infinite t1 gets here
+        raise ValueError("`t_eval` must be finite (with t1 = inf too): save times are numbers.")
     return t_eval, False
 
 
@@ -206,12 +214,15 @@ def runtime_input_result(
     span: bool,
     tolerances: bool,
     save_times: bool,
+    open_end: bool = False,
 ) -> RESULTS | None:
     """The checks of values that were traced at call time, as a result (``None``: all
-    inputs were checked at call time, nothing to do at run time). Per ``vmap`` member."""
+    inputs were checked at call time, nothing to do at run time). Per ``vmap`` member.
+    ``open_end``: ``t1`` may be ``+-inf`` (see :func:`checked_times`)."""
     result = None
     if span:
-        ok = jnp.isfinite(t0) & jnp.isfinite(t1) & (t0 != t1)
+        t1_ok = (jnp.isfinite(t1) | jnp.isinf(t1)) if open_end else jnp.isfinite(t1)
+        ok = jnp.isfinite(t0) & t1_ok & (t0 != t1)
         result = RESULTS.where(ok, RESULTS.successful, RESULTS.invalid_t_span)
     if tolerances:
         ok = (rtol >= 0) & (atol >= 0) & ((rtol > 0) | (atol > 0))  # False for NaN too
@@ -221,6 +232,7 @@ def runtime_input_result(
         d = jnp.where(t1 >= t0, 1, -1).astype(t_eval.dtype)
         s = d * t_eval
         ok = jnp.all(jnp.diff(s) > 0) & jnp.all((s >= d * t0) & (s <= d * t1))  # NaN: False
+        ok = ok & jnp.all(jnp.isfinite(s))  # t1 = inf: save times stay finite
         bad = RESULTS.where(ok, RESULTS.successful, RESULTS.invalid_t_eval)
         result = bad if result is None else RESULTS.where(result == RESULTS.successful, bad, result)
     return result

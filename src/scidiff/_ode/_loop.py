@@ -36,7 +36,8 @@ from jaxtyping import PyTree
 from .._results import RESULTS
 from ._base import AbstractODESolver, tree_where
 from ._controller import AbstractStepSizeController, scaled_error, select_initial_step
-from ._event import Event, crossed, locate_crossing
+from ._event import Event, any_terminal, crossed, locate_crossing, stops_at
+from ._open_end import finite_span
 from ._rows import RowLayout
 from ._slots import dense_row, event_row, save_from_y0, save_reached
 
@@ -227,6 +228,7 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
     ctrl = cfg.controller
     t_try = ctrl.step_end(t, core.dt, p.s0, core.num_steps)
     near_end = p.s1 - t_try <= 64 * eps * jnp.maximum(jnp.abs(p.s1), jnp.abs(t))
+    near_end = near_end & jnp.isfinite(p.s1)  # t1 = inf: until a terminal event
     t_next = jnp.where(near_end, p.s1, t_try)
 
     out = solver.step(vf, t, t_next, y, p.args, core.state)
@@ -253,8 +255,9 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
     dt_next = jax.lax.stop_gradient(jnp.asarray(dt_next, dtype))
     # The smallest step that still moves t: it scales with |t| only (a long span must not
     # forbid the small steps of an initial transient). eps * |s1 - s0| * eps bounds the
-    # shrinking near t = 0, far below any step a solve within max_steps could need.
-    dt_min = 8 * eps * jnp.maximum(jnp.abs(t_next), eps * jnp.abs(p.s1 - p.s0))
+    # shrinking near t = 0, far below any step a solve within max_steps could need
+    # (an infinite span counts as 1, see _open_end.py).
+    dt_min = 8 * eps * jnp.maximum(jnp.abs(t_next), eps * finite_span(p.s0, p.s1))
     if ctrl.retries_rejected_steps:
         failed = ~accept & (dt_next < jax.lax.stop_gradient(dt_min))
     else:
@@ -282,8 +285,9 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
     inf = jnp.asarray(jnp.inf, dtype)
     s_term = inf
     for e, event in enumerate(cfg.events):
-        if event.terminal:
-            s_term = jnp.minimum(s_term, jnp.where(hits[e], ev_s[e], inf))
+        if event.stop_count:  # terminal=n: its n-th crossing
+            stop = stops_at(event, hits[e], core.ev_count[e])
+            s_term = jnp.minimum(s_term, jnp.where(stop, ev_s[e], inf))
     terminal = s_term < inf
     # Never interpolate at inf: even masked out, its derivative would be 0 * inf = nan.
     s_term = jnp.where(terminal, s_term, t_next)
@@ -295,7 +299,7 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
         overflow = overflow | (ev_record[e] & (core.ev_count[e] >= event.capacity))
 
     y_end = out.y1
-    if any(event.terminal for event in cfg.events):
+    if any_terminal(cfg.events):
         y_term = solver.interpolate(t, t_next, out.dense_info, s_term)
         y_end = tree_where(terminal, y_term, out.y1)
     t_new = jnp.where(accept, t_end, t)

@@ -31,6 +31,7 @@ from ._inputs import (
     runtime_input_result,
 )
 from ._loop import LoopConfig, Params
+from ._open_end import allows_open_end
 from ._slots import save_reached
 from ._solution import DenseInterpolation, ODESolution
 
@@ -81,7 +82,8 @@ def solve_ivp(
     Arguments:
         f: the vector field ``f(t, y, args) -> dy/dt``; its output must have ``y0``'s
             structure, shapes and dtypes.
-        t_span: ``(t0, t1)``.
+        t_span: ``(t0, t1)``; ``t1 = inf`` (``-inf``) with a terminal event integrates
+            until that event stops the solve.
         y0: the initial state, any pytree of floating arrays.
         args: anything ``f`` needs (a pytree; array leaves and Python floats are traced).
         solver: an :class:`AbstractODESolver` instance (default ``scidiff.Tsit5()``).
@@ -212,7 +214,7 @@ def solve_ivp(
     # --- the state, times, tolerances and steps (see _inputs.py) -----------------------
     y0, dtype = checked_state(y0)
     time_dtype = jnp.finfo(dtype).dtype
-    t0, t1, span = checked_times(t_span, time_dtype)
+    t0, t1, span = checked_times(t_span, time_dtype, open_end=allows_open_end(events))
     rtol, atol, traced_tols = checked_tolerances(rtol, atol, time_dtype, y0)
     fixed = not (controller.uses_error_estimate and solver.adaptive)
     if dt0 is None:
@@ -407,6 +409,7 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
             span=options.check_t_span,
             tolerances=options.check_tolerances,
             save_times=options.check_t_eval,
+            open_end=allows_open_end(events),
         ),  # fmt: skip
     )
     core, bufs = adjoint.integrate(cfg, p, y0)

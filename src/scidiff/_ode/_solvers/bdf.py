@@ -30,7 +30,6 @@ from typing import ClassVar
 
 import equinox as eqx
 import jax
-import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -38,7 +37,14 @@ from jaxtyping import Array, Bool, Int, PyTree
 
 from ..._results import RESULTS
 from .._base import StepOutput
-from ._newton import AbstractImplicitSolver, flatten_field, newton_solve, rms_norm
+from ._flat_state import FlatLayout
+from ._newton import (
+    AbstractImplicitSolver,
+    flat_weights,
+    flatten_field,
+    newton_solve,
+    rms_norm,
+)
 
 __all__ = ["BDF"]
 
@@ -155,7 +161,7 @@ class BDF(AbstractImplicitSolver):
         weights = jnp.where((rows >= 1) & (rows <= order), jnp.pad(gamma, (0, 2))[rows], 0)
         psi = (weights @ D) / alpha_k
         c = h / alpha_k
-        scale = atol + rtol * jnp.abs(y_predict)
+        scale = flat_weights(y0, y_predict, atol, rtol)
         newton_tol = jnp.maximum(10 * eps / rtol, jnp.minimum(0.03, jnp.sqrt(rtol)))
 
         strategy = self.iteration_matrix
@@ -223,7 +229,7 @@ class BDF(AbstractImplicitSolver):
 
         y_new = y_predict + d
         safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + last_iters)
-        scale_new = atol + rtol * jnp.abs(y_new)
+        scale_new = flat_weights(y0, y_new, atol, rtol)
         error_const = jnp.asarray(_ERROR_CONST, dtype)
         error = error_const[order] * d
         error_norm = rms_norm(error / scale_new)
@@ -305,8 +311,7 @@ class BDF(AbstractImplicitSolver):
         x = (jnp.asarray(t - t1).astype(dtype) + j * h) / ((j + 1) * h)
         p = jnp.where(j < order, jnp.cumprod(x), 0.0)
         y = D[0] + p @ D[1:]
-        _, unravel = jax.flatten_util.ravel_pytree(like)
-        return unravel(y)
+        return FlatLayout(like).unravel(y)
 
     def step_size_factor(self, state, controller_factor):
         del controller_factor

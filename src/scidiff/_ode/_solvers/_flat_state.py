@@ -46,6 +46,12 @@ from jaxtyping import Array, PyTree
 __all__ = ["FlatLayout", "flat_weights"]
 
 
+_DROPPED_IMAG = (
+    "{what} has a complex leaf where `y0` has a real one: the imaginary part would be "
+    "dropped. Make that leaf of `y0` complex (e.g. `y0.astype(jnp.complex128)`)."
+)
+
+
 def _is_complex(leaf) -> bool:
     return bool(jnp.issubdtype(jnp.result_type(leaf), jnp.complexfloating))
 
@@ -86,10 +92,12 @@ class FlatLayout:
 
     def ravel(self, tree: PyTree, what: str = "the state") -> Array:
         """The flat vector of ``tree`` (structured like ``y0``)."""
+        leaves, treedef = jax.tree_util.tree_flatten(tree)
         if not self.complex:
+            if any(_is_complex(leaf) for leaf in leaves):
+                raise TypeError(_DROPPED_IMAG.format(what=what))
             flat, _ = ravel_pytree(tree)
             return flat
-        leaves, treedef = jax.tree_util.tree_flatten(tree)
         shapes = [tuple(jnp.shape(leaf)) for leaf in leaves]
         if treedef != self.treedef or shapes != self.shapes:
             raise ValueError(
@@ -102,11 +110,7 @@ class FlatLayout:
             if cplx:
                 parts += [jnp.real(leaf).astype(self.dtype), jnp.imag(leaf).astype(self.dtype)]
             elif _is_complex(leaf):
-                raise TypeError(
-                    f"{what} has a complex leaf where `y0` has a real one: the imaginary part "
-                    "would be dropped. Make that leaf of `y0` complex (e.g. "
-                    "`y0.astype(jnp.complex128)`)."
-                )
+                raise TypeError(_DROPPED_IMAG.format(what=what))
             else:
                 parts.append(leaf.astype(self.dtype))
         return jnp.concatenate(parts)

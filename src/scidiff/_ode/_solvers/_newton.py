@@ -58,6 +58,11 @@ class AbstractImplicitSolver(AbstractODESolver):
     linear-solver object (``scidiff.LU()``, ``scidiff.GMRES(...)``, your own subclass of
     ``scidiff.AbstractLinearSolver``).
 
+    Complex states: the solvers work on a real flat vector in which a complex leaf is
+    its real and imaginary parts (:mod:`._flat_state`), so Newton, the Jacobian and the
+    linear solver see the real ``2n`` system, exact for holomorphic and non-holomorphic
+    ``f`` alike.
+
     ``rtol``/``atol`` (Newton convergence test, and BDF's order selection) default to
     ``None``: inherited from ``solve_ivp``'s tolerances through ``with_tolerances``.
     """

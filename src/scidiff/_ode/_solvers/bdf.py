@@ -103,10 +103,19 @@ class BDF(AbstractImplicitSolver):
     ``rtol``/``atol`` (default: ``solve_ivp``'s; used by the Newton test and the order
     selection), ``max_order`` (1--5, static).
 
+    Complex states (complex or mixed real/complex pytree leaves) are solved on their real
+    ``2n`` form (real and imaginary parts): the Jacobian is the real one, so any ``f``,
+    holomorphic or not (``jnp.conj``, ``jnp.abs``), is handled exactly; error norms
+    use ``|y|``; time and tolerances stay real.
+
     Example:
         >>> import jax.numpy as jnp, scidiff
         >>> sol = scidiff.solve_ivp(lambda t, y, a: -50.0 * y, (0.0, 1.0), jnp.ones(2),
         ...                         solver=scidiff.BDF())
+        >>> sol = scidiff.solve_ivp(lambda t, y, a: (-50.0 + 5j) * y, (0.0, 1.0),
+        ...                         jnp.array([1.0 + 1.0j]), solver=scidiff.BDF())
+        >>> sol.ys.dtype == jnp.array(1j).dtype
+        True
     """
 
     max_order: int = eqx.field(default=MAX_ORDER, static=True)

@@ -39,7 +39,7 @@ from jaxtyping import Array, Bool, PyTree
 
 from ..._results import RESULTS
 from .._base import StepOutput, hermite_interpolate
-from ._newton import AbstractImplicitSolver, flatten_field, newton_solve
+from ._newton import AbstractImplicitSolver, flat_weights, flatten_field, newton_solve
 
 __all__ = ["ESDIRKTableau", "AbstractESDIRK"]
 
@@ -128,7 +128,7 @@ class AbstractESDIRK(AbstractImplicitSolver):
         )
         c = h * jnp.asarray(tab.gamma, dtype)
         factor = strategy.factorise(fn, args, jac, c)
-        scale = atol + rtol * jnp.abs(y0f)
+        scale = flat_weights(y0, y0f, atol, rtol)
         kappa = jnp.asarray(self.kappa, dtype)
 
         # One scan over the implicit stages (one traced Newton solve, not s - 1 of them:

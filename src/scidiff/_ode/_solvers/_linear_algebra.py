@@ -30,7 +30,8 @@ smaller; if the step size underflows, the solve ends with that result). The solv
 derivatives (tangent and transposed) raise an error naming the cause, since a backward
 pass has no result object.
 
-The solvers work on flat vectors (``jax.flatten_util.ravel_pytree``); these objects see
+The solvers work on flat real vectors (``jax.flatten_util.ravel_pytree``; a complex leaf
+as its real and imaginary parts, see :mod:`._flat_state`); these objects see
 ``fn(t, y, args) -> dy/dt`` on flat ``y``.
 """
 

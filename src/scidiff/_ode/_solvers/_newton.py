@@ -12,13 +12,13 @@ from collections.abc import Callable
 
 import equinox as eqx
 import jax.numpy as jnp
-from jax.flatten_util import ravel_pytree
 from jaxtyping import Array
 
 from ..._linear._operator import rms_norm
 from ..._linear._solver import AbstractLinearSolver
 from ..._nonlinear._newton import NewtonInfo, newton_solve
 from .._base import AbstractODESolver
+from ._flat_state import FlatLayout, flat_weights
 from ._linear_algebra import (
     AbstractIterationMatrix,
     DenseLU,
@@ -26,21 +26,28 @@ from ._linear_algebra import (
     check_linear_solver,
 )
 
-__all__ = ["NewtonInfo", "newton_solve", "rms_norm", "flatten_field", "AbstractImplicitSolver"]
+__all__ = [
+    "NewtonInfo", "newton_solve", "rms_norm", "flatten_field", "flat_weights",
+    "AbstractImplicitSolver",
+]  # fmt: skip
 
 
 def flatten_field(f, y0, args) -> tuple[Array, Callable, Callable]:
     """``(y0_flat, unravel, fn)`` with ``fn(t, y_flat, args)`` the flat vector field.
 
-    The output of ``f`` is cast to ``y0``'s dtype (dtype follows the state)."""
+    The output of ``f`` is cast to ``y0``'s dtype (dtype follows the state). A state with
+    complex leaves is flattened to a real vector (real and imaginary parts, see
+    :mod:`._flat_state`): the solvers then work on the real ``2n`` system, right for any
+    ``f`` (holomorphic or not)."""
     del args
-    y_flat, unravel = ravel_pytree(y0)
+    layout = FlatLayout(y0)
+    y_flat = layout.ravel(y0)
 
     def fn(t, y, args):
-        out, _ = ravel_pytree(f(t, unravel(y), args))
+        out = layout.ravel(f(t, layout.unravel(y), args), "the output of `f`")
         return out.astype(y.dtype)
 
-    return y_flat, unravel, fn
+    return y_flat, layout.unravel, fn
 
 
 class AbstractImplicitSolver(AbstractODESolver):
@@ -50,6 +57,11 @@ class AbstractImplicitSolver(AbstractODESolver):
     :class:`NewtonKrylov`, ``DenseJacobian(...)``, ``MatrixFreeJacobian(...)``) or a bare
     linear-solver object (``scidiff.LU()``, ``scidiff.GMRES(...)``, your own subclass of
     ``scidiff.AbstractLinearSolver``).
+
+    Complex states: the solvers work on a real flat vector in which a complex leaf is
+    its real and imaginary parts (:mod:`._flat_state`), so Newton, the Jacobian and the
+    linear solver see the real ``2n`` system, exact for holomorphic and non-holomorphic
+    ``f`` alike.
 
     ``rtol``/``atol`` (Newton convergence test, and BDF's order selection) default to
     ``None``: inherited from ``solve_ivp``'s tolerances through ``with_tolerances``.

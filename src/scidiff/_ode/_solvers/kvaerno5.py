@@ -52,6 +52,11 @@ class Kvaerno5(AbstractESDIRK):
     Embedded fourth-order error estimate; cubic Hermite dense output (third order, the
     method has no published continuous extension).
 
+    Complex states (complex or mixed real/complex pytree leaves) are solved on their real
+    ``2n`` form (real and imaginary parts): the Jacobian is the real one, so any ``f``,
+    holomorphic or not (``jnp.conj``, ``jnp.abs``), is handled exactly; error norms
+    use ``|y|``; time and tolerances stay real.
+
     Example:
         >>> import jax.numpy as jnp, scidiff
         >>> sol = scidiff.solve_ivp(lambda t, y, a: -50.0 * y, (0.0, 1.0), jnp.ones(2),

@@ -103,6 +103,11 @@ class Rodas5(AbstractODESolver):
     Best for small-to-medium stiff systems at moderate tolerances; no Newton iteration,
     so it never reports ``newton_nonconvergence``.
 
+    Complex states (complex or mixed real/complex pytree leaves) are solved on their real
+    ``2n`` form (real and imaginary parts): the Jacobian is the real one, so any ``f``,
+    holomorphic or not (``jnp.conj``, ``jnp.abs``), is handled exactly; error norms
+    use ``|y|``; time and tolerances stay real.
+
     Arguments:
         linear_solver: :class:`DenseLU` (default), :class:`NewtonKrylov`, another
             iteration-matrix strategy, or a linear-solver object (``scidiff.LU()``, ...).

@@ -19,11 +19,12 @@ extension is
     y(t_0 + \theta h) = y_0 + h \sum_i b_i(\theta)\, k_i,
     \qquad b_i(\theta) = \sum_{j=1}^{q} r_{ij}\,\theta^j,
 
-with :math:`b_i(1) = b_i`. The step stores it as the ``q`` vectors
-:math:`F_j = h \sum_i r_{ij} k_i` (``y(theta) = y_0 + sum_j theta^j F_j``, evaluated by Horner's
-rule), which is smaller than the stages themselves; the last one is stored as
-:math:`F_q = (y_1 - y_0) - \sum_{j<q} F_j` (equal in exact arithmetic), so that the
-interpolant ends exactly at ``y1`` despite the rounding of the large weights.
+with :math:`b_i(1) = b_i`. The step stores ``y0``, ``y1`` and the stages that have a
+weight polynomial; :meth:`AbstractVerner.interpolate` forms the weights in the time dtype
+and ends exactly at ``y1``. The weights are
+large (up to ~1e5 for Vern6, ~1e4 for Vern9, ~1e3 for Vern7) and nearly cancel, so the
+dense output carries rounding errors of about ``max|r| * eps * h|f|``: negligible in
+float64, visible in float32 (the methods are meant for tight tolerances in float64).
 """
 
 from __future__ import annotations
@@ -197,6 +198,11 @@ class AbstractVerner(AbstractExplicitRK):
     interpolant_order: ClassVar[int]
 
     def dense_info(self, f, t0, t1, y0, y1, args, ks, f1) -> PyTree:
+        # The stages with a weight polynomial, stacked per leaf (n_used, ...). Not the
+        # monomial coefficients F_j = h sum_i r_ij k_i: the weights r_ij reach 1e5
+        # (Vern6), so F_j would be small differences of large terms, rounded in the
+        # state's dtype; the stages are well conditioned and the weights b_i(theta) are
+        # formed in the time dtype at interpolation.
         d = self.interpolant
         h = t1 - t0
         ks = list(ks) if self.tableau.fsal else [*ks, f1]
@@ -207,35 +213,39 @@ class AbstractVerner(AbstractExplicitRK):
             for row, ci in zip(d.rows, d.nodes):
                 ks.append(f(t0 + ci * h, linear_combination(y0, h, row, ks), args))
             k_used = jax.tree_util.tree_map(lambda *k: jnp.stack(k), *[ks[i] for i in d.used])
-
-        def coefficients(y, y_end, k):  # F_j = h sum_i r_ij k_i, stacked (q, ...)
-            F = jnp.tensordot(d.weights.astype(k.dtype), k, axes=1)
-            F = (jnp.asarray(h, y.dtype) * F.astype(y.dtype)).astype(y.dtype)
-            # sum_j F_j = y1 - y0 in exact arithmetic (b_i(1) = b_i); in floating point
-            # the weights' size (up to 1e5 for Vern6) makes them differ by ~1e5 eps h|f|.
-            # Closing the sum with the last coefficient makes the interpolant end exactly
-            # at y1, so the dense output is continuous from step to step.
-            last = (y_end - y) - jnp.sum(F[:-1], axis=0)
-            return F.at[-1].set(last.astype(F.dtype))
-
-        return (y0, jax.tree_util.tree_map(coefficients, y0, y1, k_used))
+        return (y0, y1, k_used)
 
     def dense_info_placeholder(self, f, t0, y0, args, state) -> PyTree:
-        q = self.interpolant.degree
-        return (y0, jax.tree_util.tree_map(lambda y: jnp.zeros((q,) + jnp.shape(y), y.dtype), y0))
+        n = len(self.interpolant.used)
+        zeros = jax.tree_util.tree_map(lambda y: jnp.zeros((n,) + jnp.shape(y), y.dtype), y0)
+        return (y0, y0, zeros)
 
     def interpolate(self, t0: Scalar, t1: Scalar, dense_info: PyTree, t: Scalar) -> PyTree:
-        r""":math:`y = y_0 + \theta(F_1 + \theta(F_2 + \dots + \theta F_q))`,
-        :math:`\theta = (t - t_0)/h`."""
-        y0, F = dense_info
-        x = (t - t0) / (t1 - t0)
+        r""":math:`y = y_0 + h \sum_i b_i(\theta) k_i + \theta^q \delta`, :math:`\theta = (t -
+        t_0)/h`, :math:`b_i(\theta) = \theta(r_{i1} + \theta(r_{i2} + \dots))` (Horner), with
+        :math:`\delta = y_1 - y_0 - h \sum_i b_i(1) k_i`: zero in exact arithmetic
+        (:math:`b_i(1) = b_i`), in floating point the rounding of the large weights; with
+        it the interpolant ends exactly at ``y1`` and the dense output is continuous."""
+        y0, y1, k_stack = dense_info
+        h = t1 - t0
+        x = (t - t0) / h
+        R = self.interpolant.weights  # (q, n_used)
 
-        def leaf(y, Fl):
-            xs = jnp.asarray(x, dtype=y.dtype)
-            acc = Fl[-1]
-            for j in range(Fl.shape[0] - 2, -1, -1):
-                acc = Fl[j] + xs * acc
-            return y + xs * acc
+        def weights(x):
+            w = jnp.zeros(R.shape[1], jnp.result_type(x))
+            for j in range(R.shape[0] - 1, -1, -1):
+                w = (w + R[j].astype(w.dtype)) * x
+            return w
 
-        return jax.tree_util.tree_map(leaf, y0, F)
+        w, w1 = weights(x), weights(jnp.ones_like(x))
+        xq = x ** R.shape[0]
 
+        def leaf(y_start, y_end, k):
+            def combine(wv):
+                wl = (jnp.asarray(h, y_start.dtype) * wv.astype(y_start.dtype)).astype(k.dtype)
+                return jnp.tensordot(wl, k, axes=1).astype(y_start.dtype)
+
+            delta = (y_end - y_start) - combine(w1)
+            return y_start + combine(w) + jnp.asarray(xq, y_start.dtype) * delta
+
+        return jax.tree_util.tree_map(leaf, y0, y1, k_stack)

@@ -11,7 +11,7 @@ __all__ = ["Vern7"]
 
 # J. H. Verner, "Numerically optimal Runge--Kutta pairs with interpolants", Numer.
 # Algorithms 53 (2010) 383--396: the 10-stage 7(6) pair ("most efficient"; stages 9 and
-# 10 both at t1, b_10 = 0) and the 16-stage interpolant of order 7, from Verner's
+# 10 both at t1, b_10 = 0) and the 16-stage interpolant ('order 7'), from Verner's
 # coefficient files (exact rationals for the step, 40-digit decimals for the extra
 # stages and the interpolant) rounded to 30 significant digits. Stage 11 is f(t1, y1)
 # (its row of a is b), the extra stages are 12..16.
@@ -180,8 +180,9 @@ class Vern7(AbstractVerner):
 
     Ten stages plus ``f(t1, y1)`` (not first-same-as-last; the end derivative is carried
     into the next step): ten evaluations of ``f`` per step. Local error estimate
-    :math:`h\sum_i (b_i - \hat b_i) k_i = O(h^7)`. Dense output: Verner's interpolant of
-    order 7, which needs five more evaluations of ``f`` per step (made in :meth:`step`,
+    :math:`h\sum_i (b_i - \hat b_i) k_i = O(h^7)`. Dense output: Verner's 16-stage
+    interpolant (published as order 7; its order-7 conditions hold only to ~1e-4, so it is
+    exactly of order 6, ``interpolant_order = 6``), which needs five more evaluations of ``f`` per step (made in :meth:`step`,
     counted in ``num_fevals``: 15 per step; with ``dense=False``, no ``t_eval`` and no
     events XLA may remove them, and the count then over-states the work). For tight
     tolerances (``rtol`` around ``1e-8 .. 1e-12``) on smooth problems.

@@ -37,6 +37,9 @@ from ._ode._solvers import RK4 as RK4
 from ._ode._solvers import Bosh3 as Bosh3
 from ._ode._solvers import Dopri5 as Dopri5
 from ._ode._solvers import Dopri8 as Dopri8
+from ._ode._solvers import Vern6 as Vern6
+from ._ode._solvers import Vern7 as Vern7
+from ._ode._solvers import Vern9 as Vern9
 from ._ode._solvers import Leapfrog as Leapfrog
 from ._ode._solvers import Yoshida4 as Yoshida4
 

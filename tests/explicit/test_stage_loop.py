@@ -37,10 +37,14 @@ def test_looped_step_matches_unrolled(cls, dtype, problems):
     assert jax.tree_util.tree_structure(looped) == jax.tree_util.tree_structure(unrolled)
     # Same formula, possibly another rounding order: Dopri8's coefficients reach ~1e3,
     # so cancelling combinations (error estimate, dense coefficients) carry ~1e3 eps.
+    # Vern6 combines k7 and k8 (c7 = 0.9995, c8 = 1) with weights of ~2e2 in stages 7..9
+    # and ~4e3 in its interpolant's stage 12, whose rounding differences then reach
+    # (4e3 x 2e2) h eps ~ 1e5 eps.
     eps = float(jnp.finfo(dtype).eps)
+    atol = {"Vern6": 2e5}.get(cls.__name__, 1e3) * eps
     for a, b in zip(jax.tree_util.tree_leaves(looped), jax.tree_util.tree_leaves(unrolled)):
         assert a.dtype == b.dtype
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=8 * eps, atol=1e3 * eps)
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=8 * eps, atol=atol)
     # the step did something: from u(0.3) = 1 the exact u(0.5) is 1/(1 + 0.2) (Euler: 0.8)
     assert abs(float(looped.y1["u"]) - 1 / 1.2) < 4e-2
 

@@ -11,6 +11,9 @@ from .rk4 import RK4 as RK4
 from .bosh3 import Bosh3 as Bosh3
 from .dopri5 import Dopri5 as Dopri5
 from .dopri8 import Dopri8 as Dopri8
+from .vern6 import Vern6 as Vern6
+from .vern7 import Vern7 as Vern7
+from .vern9 import Vern9 as Vern9
 from .leapfrog import Leapfrog as Leapfrog
 from .yoshida4 import Yoshida4 as Yoshida4
 

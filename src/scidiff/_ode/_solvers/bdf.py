@@ -38,6 +38,7 @@ from jaxtyping import Array, Bool, Int, PyTree
 
 from ..._results import RESULTS
 from .._base import StepOutput
+from .._tolerance import min_tolerance
 from ._newton import AbstractImplicitSolver, flatten_field, newton_solve, rms_norm
 
 __all__ = ["BDF"]
@@ -138,7 +139,7 @@ class BDF(AbstractImplicitSolver):
         y0f, unravel, fn = flatten_field(f, y0, args)
         dtype = y0f.dtype
         eps = jnp.finfo(dtype).eps
-        rtol, atol = self._tolerances(dtype)
+        rtol, atol = self._tolerances(jnp.finfo(dtype).dtype, y0)
         h = jnp.asarray(t1 - t0).astype(dtype)
         order = state.order
         rows = jnp.arange(MAX_ORDER + 3)
@@ -156,7 +157,9 @@ class BDF(AbstractImplicitSolver):
         psi = (weights @ D) / alpha_k
         c = h / alpha_k
         scale = atol + rtol * jnp.abs(y_predict)
-        newton_tol = jnp.maximum(10 * eps / rtol, jnp.minimum(0.03, jnp.sqrt(rtol)))
+        # scipy's rule for a scalar rtol; per-component tolerances use the tightest entry.
+        rtol_min = rtol if rtol.ndim == 0 else min_tolerance(rtol).astype(dtype)
+        newton_tol = jnp.maximum(10 * eps / rtol_min, jnp.minimum(0.03, jnp.sqrt(rtol_min)))
 
         strategy = self.iteration_matrix
 

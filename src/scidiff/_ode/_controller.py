@@ -226,7 +226,7 @@ class PIDController(AbstractStepSizeController):
                 raise TypeError(
                     f"PIDController `{name}` must be a Python number or None, got {value!r}."
                 )
-            if not value > 0:
+            if not float(value) > 0:
                 raise ValueError(f"PIDController `{name}` must be positive, got {value}.")
         if self.dtmin is not None and not math.isfinite(self.dtmin):
             raise ValueError(f"PIDController `dtmin` must be finite, got {self.dtmin}.")

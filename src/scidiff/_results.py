@@ -82,12 +82,20 @@ class RESULTS(eqx.Enumeration):
         "of integration and inside t_span."
     )
     invalid_t_span = (
-        "invalid t_span (traced): t0 and t1 must be finite and different (t1 = +-inf only "
-        "with a terminal event)."
+        "invalid t_span (traced): t0 and t1 must be finite (t1 = +-inf only with a terminal "
+        "event)."
     )
     event_nonfinite = (
         "an event's cond(t, y, args) returned NaN or Inf: its sign change cannot be located; make "
         "cond finite along the solution."
+    )
+    dtmin_reached = (
+        "step size below dtmin: a step of PIDController(dtmin=...) was rejected and the "
+        "controller asked for a smaller one; lower dtmin, loosen the tolerances, or use a stiff "
+        "solver (Kvaerno5, Rodas5, BDF) if the problem is stiff."
+    )
+    invalid_jump_ts = (
+        "invalid jump_ts (traced): jump times must be finite, sorted and inside t_span."
     )
 
 

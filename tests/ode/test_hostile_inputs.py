@@ -24,8 +24,6 @@ Y0 = jnp.ones(2)
     [
         (dict(y0=jnp.array([1.0, jnp.nan])), ValueError, "leaf 0 holds NaN or Inf"),
         (dict(y0={"a": jnp.ones(2), "b": jnp.array(jnp.inf)}), ValueError, "leaf 1 holds NaN"),
-        (dict(y0=jnp.zeros((0,))), ValueError, r"shape \(0,\) \(no elements\)"),
-        (dict(y0=(jnp.ones(2), jnp.zeros((3, 0)))), ValueError, "leaf 1 has shape"),
         (dict(rtol=float("nan")), ValueError, r"`rtol` must be non-negative \(and not NaN\)"),
         (dict(atol=jnp.nan), ValueError, r"`atol` must be non-negative \(and not NaN\)"),
         (dict(t_eval=jnp.array([0.1, jnp.nan])), ValueError, "`t_eval` holds NaN"),
@@ -119,10 +117,11 @@ def test_traced_bad_t_span_is_a_named_failure():
     def one(t1):
         return scidiff.solve_ivp(decay, (0.0, t1), Y0, throw=False)
 
-    sol = jax.jit(jax.vmap(one))(jnp.array([1.0, jnp.nan, jnp.inf, 0.0]))
+    sol = jax.jit(jax.vmap(one))(jnp.array([1.0, jnp.nan, jnp.inf, -jnp.inf]))
     assert (sol.result == RESULTS.invalid_t_span).tolist() == [False, True, True, True]
     assert sol.stats["num_steps"].tolist()[1:] == [0, 0, 0]  # not 10_000 futile attempts
     np.testing.assert_allclose(sol.ys[0, -1], np.exp(-1.0), rtol=1e-5)
+    # t1 == t0 is not a failure (scipy, diffrax): y0 at once, also traced (test_times_tolerances.py)
 
 
 def test_nan_in_event_cond_is_a_named_failure():

@@ -46,6 +46,8 @@ def zero_stats() -> dict[str, Array]:
 def lu_factor(matrix: Array) -> tuple[Array, Array, Array]:
     """``(lu, piv, singular)`` of ``matrix`` (see the module docstring for ``singular``)."""
     lu, piv = jsl.lu_factor(matrix)
+    if matrix.shape[0] == 0:  # no unknowns (an ODE step of an empty state): nothing to solve
+        return lu, piv, jnp.zeros((), bool)
     d = jnp.abs(jnp.diagonal(lu))
     eps = jnp.finfo(matrix.dtype).eps
     singular = ~(jnp.min(d) > eps * jnp.max(d)) | ~jnp.all(jnp.isfinite(d))

@@ -64,6 +64,9 @@ def gmres(
     cycle length ``m`` (capped at ``n``).
     """
     n = b.shape[0]
+    if n == 0:  # no unknowns (e.g. an ODE step of an empty state): x = b, solved exactly
+        zero = jnp.zeros((), jnp.int32)
+        return b, RESULTS.successful, {"num_iterations": zero, "num_restarts": zero}
     m = min(restart, n)
     dtype = b.dtype
     real = jnp.finfo(dtype).dtype

@@ -71,10 +71,14 @@ def norm(a: Array) -> Array:
 
 def rms_norm(x: PyTree) -> Array:
     """Root mean square over every element of every leaf (``|.|`` for complex leaves):
-    the scaled norm of error estimates and Newton corrections (``1`` = at tolerance)."""
+    the scaled norm of error estimates and Newton corrections (``1`` = at tolerance).
+    Zero-size leaves count for nothing; with no elements at all the norm is ``0``."""
     leaves = jax.tree_util.tree_leaves(x)
-    total = sum(jnp.sum(jnp.abs(v) ** 2) for v in leaves)
     size = sum(v.size for v in leaves)
+    if size == 0:  # no components (an empty state): nothing is out of tolerance
+        dtype = jnp.result_type(*leaves) if leaves else jnp.float32
+        return jnp.zeros((), jnp.finfo(dtype).dtype)
+    total = sum(jnp.sum(jnp.abs(v) ** 2) for v in leaves if v.size)
     return jnp.sqrt(total / size)
 
 

@@ -58,6 +58,7 @@ from ._loop import Buffers, Core, LoopConfig, Params, Record, attempt, init_core
 from ._loop import vector_field as _vector_field
 from ._rows import RowLayout
 from ._slots import dense_row, event_row, save_from_y0, save_reached, step_save_range
+from ._tolerance import augment_tolerance
 
 __all__ = ["AbstractAdjoint", "RecursiveCheckpoint", "Backsolve", "ForwardMode"]
 
@@ -355,7 +356,9 @@ def _backsolve_backward(cfg, y0, p, core, bufs, core_bar, bufs_bar):
         minus = -jnp.ones((), dtype)
         q = p._replace(
             args=(args_f, fc_f, p.d), f_consts=[], ev_consts=(), s0=-s_hi, s1=-s_lo,
-            s_eval=None, d=minus,
+            s_eval=None, d=minus, rtol=augment_tolerance(p.rtol),
+            atol=augment_tolerance(p.atol),
+            s_jumps=None if p.s_jumps is None else -p.s_jumps[::-1],
         )  # fmt: skip
         # A zero-length interval (a save time on a previous one) is a no-op.
         empty = s_hi <= s_lo

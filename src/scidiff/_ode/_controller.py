@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import abc
 import math
+import numbers
 
 import equinox as eqx
 import jax
@@ -34,6 +35,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, PyTree, Scalar
 
 from .._linear._operator import rms_norm
+from ._tolerance import tol_map
 
 __all__ = [
     "AbstractStepSizeController",
@@ -146,6 +148,17 @@ class AbstractStepSizeController(eqx.Module):
         none (``PIDController`` applies ``dtmax``)."""
         return dt
 
+    def floor_step(
+        self, t0: Scalar, t1: Scalar, dt_next: Scalar, accept: Array
+    ) -> tuple[Scalar, Array | None]:
+        """A lower bound on the proposed steps: ``(dt_next, failed)``, where ``failed``
+        (``None``: no floor) marks a rejected step whose retry would have to be smaller
+        than the floor; the loop then stops with ``RESULTS.dtmin_reached``. Called after
+        :meth:`adapt_step_size` (and after ``BDF``'s own step choice). Default: no floor
+        (``PIDController`` applies ``dtmin``)."""
+        del t0, t1, accept
+        return dt_next, None
+
 
 class PIDController(AbstractStepSizeController):
     """Adaptive steps from the embedded error estimate (the default for embedded methods).
@@ -156,15 +169,27 @@ class PIDController(AbstractStepSizeController):
             oscillatory problems ``pcoeff=0.4, icoeff=0.3`` is a common choice.
         safety: multiplies every factor (``0.9``).
         factormin, factormax: bounds on ``h_next / h`` (``0.2`` and ``10``).
-        dtmax: optional upper bound on ``|h|``.
+        dtmax: optional upper bound on ``|h|`` (scipy's ``max_step``): every step,
+            including the first and those ``BDF`` chooses, is at most ``dtmax``.
+        dtmin: optional floor on ``|h|``: the controller never proposes a smaller step
+            (the first step and steps after an acceptance are raised to ``dtmin``), and
+            when a step of ``dtmin`` (or a shorter last step before ``t1`` or a jump
+            time) is rejected the solve stops with ``RESULTS.dtmin_reached`` instead of
+            shrinking further. (diffrax's ``force_dtmin=True``, accepting such steps
+            anyway, is deliberately not offered: it would silently miss the tolerance.)
 
     The tolerances are ``solve_ivp``'s ``rtol``/``atol`` (traced, so sweeping them never
     recompiles); the controller itself only holds these static gains. Its state is the
     :attr:`history` previous accepted error norms.
 
     Example:
-        >>> import scidiff
+        >>> import jax.numpy as jnp, scidiff
         >>> ctrl = scidiff.PIDController(pcoeff=0.4, icoeff=0.3)
+        >>> sol = scidiff.solve_ivp(lambda t, y, a: -y, (0.0, 1.0), jnp.ones(()), dense=True,
+        ...                         controller=scidiff.PIDController(dtmax=0.1))
+        >>> steps = sol.interpolation.t1s - sol.interpolation.t0s
+        >>> bool(jnp.all(steps[: int(sol.stats["num_steps"])] <= 0.1 + 1e-7))
+        True
     """
 
     pcoeff: float = eqx.field(default=0.0, static=True)
@@ -174,6 +199,7 @@ class PIDController(AbstractStepSizeController):
     factormin: float = eqx.field(default=0.2, static=True)
     factormax: float = eqx.field(default=10.0, static=True)
     dtmax: float | None = eqx.field(default=None, static=True)
+    dtmin: float | None = eqx.field(default=None, static=True)
 
     def __check_init__(self):
         for name in ("pcoeff", "icoeff", "dcoeff", "safety", "factormin", "factormax"):
@@ -192,8 +218,23 @@ class PIDController(AbstractStepSizeController):
                 "PIDController needs pcoeff + icoeff + dcoeff > 0 (otherwise the step size "
                 "never reacts to the error)."
             )
-        if self.dtmax is not None and not self.dtmax > 0:
-            raise ValueError(f"PIDController `dtmax` must be positive, got {self.dtmax}.")
+        for name in ("dtmax", "dtmin"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, numbers.Real) or isinstance(value, bool):
+                raise TypeError(
+                    f"PIDController `{name}` must be a Python number or None, got {value!r}."
+                )
+            if not float(value) > 0:
+                raise ValueError(f"PIDController `{name}` must be positive, got {value}.")
+        if self.dtmin is not None and not math.isfinite(self.dtmin):
+            raise ValueError(f"PIDController `dtmin` must be finite, got {self.dtmin}.")
+        if self.dtmin is not None and self.dtmax is not None and self.dtmin > self.dtmax:
+            raise ValueError(
+                f"PIDController needs dtmin <= dtmax, got dtmin={self.dtmin}, "
+                f"dtmax={self.dtmax}."
+            )
 
     @property
     def history(self) -> int:
@@ -205,7 +246,10 @@ class PIDController(AbstractStepSizeController):
     def init(self, t0, t1, dt0, error_order):
         del t0, t1, error_order
         # Only the error history the gains read is carried (each is a loop carry).
-        return self.bound_step(dt0), tuple(jnp.ones_like(dt0) for _ in range(self.history))
+        dt = self.bound_step(dt0)
+        if self.dtmin is not None:
+            dt = jnp.maximum(dt, self.dtmin)
+        return dt, tuple(jnp.ones_like(dt0) for _ in range(self.history))
 
     def adapt_step_size(self, t0, t1, dt, err, state, *, step_ok, error_order):
         del dt
@@ -226,6 +270,17 @@ class PIDController(AbstractStepSizeController):
 
     def bound_step(self, dt):
         return dt if self.dtmax is None else jnp.minimum(dt, self.dtmax)
+
+    def floor_step(self, t0, t1, dt_next, accept):
+        if self.dtmin is None:
+            return dt_next, None
+        dtmin = jnp.asarray(self.dtmin, dt_next.dtype)
+        # The attempt was already at the floor (up to the rounding of t1 = t0 + dtmin), or
+        # shorter (clipped to t1 or a jump time): a retry would have to go below it.
+        eps = jnp.finfo(dt_next.dtype).eps
+        at_floor = (t1 - t0) <= dtmin + 8 * eps * jnp.maximum(jnp.abs(t0), jnp.abs(t1))
+        failed = ~accept & (dt_next < dtmin) & at_floor
+        return jnp.maximum(dt_next, dtmin), failed
 
     def factor(
         self,
@@ -261,7 +316,8 @@ class ConstantStepSize(AbstractStepSizeController):
     The default for methods without an error estimate (``Euler``, ``RK4``, ``Leapfrog``);
     passing it explicitly forces fixed steps for embedded methods too (e.g. to measure
     a method's convergence order). Requires ``dt0``. Step ``k`` ends at ``t0 + k dt0``
-    (no round-off accumulates in the grid); a step the solver reports as failed, or
+    (no round-off accumulates in the grid; with ``jump_ts`` a step is also cut at each jump
+    time, and the next one ends on the grid again); a step the solver reports as failed, or
     with a non-finite state, ends the solve with that failure.
 
     Example:
@@ -285,8 +341,18 @@ class ConstantStepSize(AbstractStepSizeController):
         return dt0, ()
 
     def step_end(self, t, dt, t_start, num_accepted):
-        del t
-        return t_start + (num_accepted + 1).astype(dt.dtype) * dt
+        k = num_accepted.astype(dt.dtype)
+        # Off the grid t_start + k dt only after a step clipped to a jump time
+        # (solve_ivp's jump_ts): then go on to the next grid point after t, so the grid
+        # (and dt as the largest step) is kept.
+        on_grid = t == t_start + k * dt
+        k_off = jnp.floor((t - t_start) / dt)
+        end_off = t_start + (k_off + 1) * dt
+        eps = jnp.finfo(dt.dtype).eps
+        end_off = jnp.where(
+            end_off - t <= 64 * eps * jnp.maximum(jnp.abs(t), jnp.abs(end_off)), end_off + dt, end_off
+        )
+        return jnp.where(on_grid, t_start + (k + 1) * dt, end_off)
 
     def adapt_step_size(self, t0, t1, dt, err, state, *, step_ok, error_order):
         del err, error_order
@@ -301,12 +367,12 @@ def scaled_error(y_error: PyTree, y0: PyTree, y1: PyTree, rtol: Scalar, atol: Sc
     or NaN), so one finiteness test of the result also checks the proposed state, in the
     same reduction.
     """
-    scaled = jax.tree_util.tree_map(
-        lambda e, a, b: e / (atol + rtol * jnp.maximum(jnp.abs(a), jnp.abs(b))) + 0 * b,
-        y_error,
-        y0,
-        y1,
+    # A per-component tolerance is a prefix of y (see _tolerance.py): pair it leafwise.
+    scale = tol_map(
+        lambda r, a, b: r * jnp.maximum(jnp.abs(a), jnp.abs(b)), rtol, y0, y1
     )
+    scale = tol_map(lambda t, s: t + s, atol, scale)
+    scaled = jax.tree_util.tree_map(lambda e, s, b: e / s + 0 * b, y_error, scale, y1)
     return rms_norm(scaled)
 
 
@@ -324,7 +390,13 @@ def select_initial_step(f, t0, y0, args, f0, direction_span, error_order, rtol, 
     """
     t0, y0, f0 = jax.lax.stop_gradient((t0, y0, f0))
     dtype = jnp.asarray(t0).dtype
-    scale = jax.tree_util.tree_map(lambda y: atol + rtol * jnp.abs(y), y0)
+    if sum(jnp.size(v) for v in jax.tree_util.tree_leaves(y0)) == 0:
+        return jax.lax.stop_gradient(jnp.asarray(direction_span, dtype))  # nothing to resolve
+    # t0 == t1: nothing to integrate, but the formulas below divide by the span.
+    zero_span = direction_span <= 0
+    direction_span = jnp.where(zero_span, 1.0, direction_span).astype(dtype)
+    scale = tol_map(lambda r, y: r * jnp.abs(y), rtol, y0)
+    scale = tol_map(lambda a, s: a + s, atol, scale)
     d0 = rms_norm(jax.tree_util.tree_map(lambda y, s: y / s, y0, scale))
     d1 = rms_norm(jax.tree_util.tree_map(lambda v, s: v / s, f0, scale))
     tiny = (d0 < 1e-5) | (d1 < 1e-5)
@@ -341,4 +413,4 @@ def select_initial_step(f, t0, y0, args, f0, direction_span, error_order, rtol, 
         (0.01 / jnp.where(small, 1.0, dmax)) ** (1.0 / error_order),
     ).astype(dtype)
     h = jnp.minimum(jnp.minimum(100 * h0, h1), direction_span)
-    return jax.lax.stop_gradient(h)
+    return jax.lax.stop_gradient(jnp.where(zero_span, 0.0, h).astype(dtype))

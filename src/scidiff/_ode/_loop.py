@@ -37,6 +37,7 @@ from .._results import RESULTS
 from ._base import AbstractODESolver, tree_where
 from ._controller import AbstractStepSizeController, scaled_error, select_initial_step
 from ._event import Event, any_terminal, crossed, locate_crossing, stops_at
+from ._jumps import clip_to_jump, one_sided_field, restart_at_jump
 from ._open_end import finite_span
 from ._rows import RowLayout
 from ._slots import dense_row, event_row, save_from_y0, save_reached
@@ -92,6 +93,7 @@ class Params(NamedTuple):
     dt0: Any  # |dt0| or None
     d: Any  # +-1
     input_result: Any = None  # RESULTS of run-time input checks (None: none needed)
+    s_jumps: Any = None  # (J,) increasing jump times of f in s (see _jumps.py), or None
 
 
 class Core(NamedTuple):
@@ -227,11 +229,16 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
 
     ctrl = cfg.controller
     t_try = ctrl.step_end(t, core.dt, p.s0, core.num_steps)
+    step_vf = vf
+    if p.s_jumps is not None:  # land on the next jump time (see _jumps.py)
+        t_try, at_jump, from_jump = clip_to_jump(p.s_jumps, t, t_try)
     near_end = p.s1 - t_try <= 64 * eps * jnp.maximum(jnp.abs(p.s1), jnp.abs(t))
     near_end = near_end & jnp.isfinite(p.s1)  # t1 = inf: until a terminal event
     t_next = jnp.where(near_end, p.s1, t_try)
+    if p.s_jumps is not None:
+        step_vf = one_sided_field(vf, t, t_next, from_jump, at_jump)
 
-    out = solver.step(vf, t, t_next, y, p.args, core.state)
+    out = solver.step(step_vf, t, t_next, y, p.args, core.state)
     # Explicit methods return the constant RESULTS.successful: keep that static (Python
     # True) rather than comparing constants, which JAX would evaluate eagerly while tracing.
     static_ok = out.result is RESULTS.successful
@@ -252,6 +259,7 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
     if cfg.uses_error and solver.chooses_step_size:  # BDF: its order selection decides
         h = t_next - t
         dt_next = ctrl.bound_step(h * solver.step_size_factor(new_state, dt_next / h))
+    dt_next, below_dtmin = ctrl.floor_step(t, t_next, jnp.asarray(dt_next, dtype), accept)
     dt_next = jax.lax.stop_gradient(jnp.asarray(dt_next, dtype))
     # The smallest step that still moves t: it scales with |t| only (a long span must not
     # forbid the small steps of an initial transient). eps * |s1 - s0| * eps bounds the
@@ -310,6 +318,8 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
     if cfg.events:  # a NaN cond would silently never cross: name it
         cond_finite = jnp.all(jnp.isfinite(jnp.stack(c_new)))
         result = RESULTS.where(accept & ~cond_finite, RESULTS.event_nonfinite, result)
+    if below_dtmin is not None:
+        result = RESULTS.where(below_dtmin, RESULTS.dtmin_reached, result)
     result = RESULTS.where(failed, fail_result, result)
     new_core = Core(
         t=t_new,
@@ -332,6 +342,12 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
         ),
         result=result,
     )
+    if p.s_jumps is not None:  # restart the solver (FSAL stage, BDF history) after a jump
+        jumped = accept & at_jump & (t_next < p.s1)
+        state_j, fevals_j = restart_at_jump(
+            solver, vf, t_next, p.s1, y_new, p.args, new_core.state, jumped
+        )
+        new_core = new_core._replace(state=state_j, counts=new_core.counts.at[2].add(fevals_j))
     record = Record(
         accepted=accept,
         t_prev=t,

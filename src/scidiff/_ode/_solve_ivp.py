@@ -23,6 +23,7 @@ from ._base import AbstractODESolver
 from ._controller import AbstractStepSizeController, ConstantStepSize, PIDController
 from ._event import Event
 from ._inputs import (
+    checked_jump_times,
     checked_save_times,
     checked_state,
     checked_times,
@@ -30,6 +31,7 @@ from ._inputs import (
     concrete,
     runtime_input_result,
 )
+from ._jumps import sorted_jumps
 from ._loop import LoopConfig, Params
 from ._open_end import allows_open_end
 from ._slots import save_reached
@@ -71,6 +73,7 @@ def solve_ivp(
     checkpoint_dir: Any = None,
     checkpoint_every: int = 1,
     progress: bool = False,
+    jump_ts: Real[ArrayLike, " J"] | None = None,
 ) -> ODESolution:
     r"""Solve the initial value problem ``dy/dt = f(t, y, args)``, ``y(t0) = y0``.
 
@@ -91,8 +94,11 @@ def solve_ivp(
             ``t_span``; ``None`` saves the final state only.
         dense: keep every step's interpolant so that ``sol.evaluate(t)`` works anywhere
             (memory ``O(max_steps)``).
-        rtol, atol: relative and absolute tolerances (scalars, non-negative; the implicit
-            solvers' Newton iterations inherit them). ``None``: the dtype's defaults,
+        rtol, atol: relative and absolute tolerances, non-negative: scalars, or per
+            component (as in scipy) an array that broadcasts to each leaf of ``y0`` or a
+            pytree with ``y0``'s structure whose leaves broadcast to ``y0``'s; the error
+            weight of component ``i`` is ``atol_i + rtol_i |y_i|`` (the implicit solvers'
+            Newton iterations inherit them). ``None``: the dtype's defaults,
             ``rtol = max(1e-6, 100 eps)`` and ``atol = 1e-3 rtol`` with ``eps`` the
             state's machine epsilon: ``1e-6``/``1e-9`` in float64, ``1.2e-5``/``1.2e-8``
             in float32. Tolerances the dtype cannot resolve (``atol + rtol |y| <
@@ -108,6 +114,11 @@ def solve_ivp(
             state...); with ``False`` check ``sol.result``/``sol.ok`` instead.
         controller: ``None`` (a :class:`PIDController` for embedded methods, else
             :class:`ConstantStepSize`), or one of those explicitly.
+        jump_ts: known discontinuities of ``f`` in time (a 1-D array, sorted, inside
+            ``t_span``; traced): steps end exactly on each one, ``f`` is evaluated
+            one-sided next to it and the solver restarts there (FSAL stage, BDF history),
+            so the order of the method is kept across the jump (diffrax's
+            ``PIDController(jump_ts=...)``, torchdiffeq's ``jump_t``).
         chunks, checkpoint_dir, checkpoint_every, progress: for long runs, solve over
             ``chunks`` consecutive equal sub-intervals on the host (not under
             ``jit``/``vmap``/``grad``; ``events`` and ``dense`` unsupported), with a
@@ -123,8 +134,8 @@ def solve_ivp(
     Raises:
         TypeError: ``f`` not callable, ``solver``/``adjoint``/``controller``/``events`` of
             the wrong type, non-floating ``y0``.
-        ValueError: ``f``'s output does not match ``y0``; ``t0 == t1``; negative or
-            non-scalar tolerances; ``t_eval`` not monotone or outside ``t_span``; a
+        ValueError: ``f``'s output does not match ``y0``; negative, NaN or mis-shaped
+            tolerances; ``t_eval`` or ``jump_ts`` not sorted or outside ``t_span``; a
             fixed step without ``dt0``; ``Backsolve`` with events or dense output.
         scidiff.SolveError: with ``throw=True``, called eagerly: the named runtime
             failure and the time the solve reached, in one line.
@@ -132,14 +143,25 @@ def solve_ivp(
             the named runtime failure, raised at run time (``SolveError`` is a subclass,
             so ``except equinox.EquinoxRuntimeError`` catches both).
 
+    ``t0 == t1`` returns ``y0`` at once (``ts = [t0]``, no steps), as scipy does.
+
     Example:
         >>> import jax.numpy as jnp, scidiff
         >>> sol = scidiff.solve_ivp(lambda t, y, k: -k * y, (0.0, 2.0), jnp.ones(3),
         ...                         args=0.5, t_eval=jnp.linspace(0.0, 2.0, 5))
         >>> bool(jnp.allclose(sol.ys[:, 0], jnp.exp(-0.5 * sol.ts), rtol=1e-5))
         True
+        >>> kick = lambda t, y, a: jnp.where(t < 1.0, 0.0, 1.0)  # switches on at t = 1
+        >>> sol = scidiff.solve_ivp(kick, (0.0, 2.0), jnp.zeros(()), jump_ts=jnp.array([1.0]))
+        >>> bool(abs(sol.ys[-1] - 1.0) < 1e-5)
+        True
     """
     if chunks is not None or checkpoint_dir is not None or progress:
+        if jump_ts is not None:
+            raise ValueError(
+                "`jump_ts` is not supported with chunks/checkpoint_dir/progress (each chunk "
+                "is its own solve): drop `jump_ts` or solve in one piece."
+            )
         from .._chunked import solve_ivp_chunked
 
         return solve_ivp_chunked(
@@ -240,6 +262,7 @@ def solve_ivp(
                 )
         dt0 = jnp.abs(dt0)
     t_eval, traced_t_eval = checked_save_times(t_eval, time_dtype, span)
+    jump_ts, traced_jumps = checked_jump_times(jump_ts, time_dtype, span)
 
     problem = _Problem(f=f, t0=t0, t1=t1, y0=y0, args=_float_leaves_to_arrays(args))
     options = _Options(
@@ -247,7 +270,7 @@ def solve_ivp(
         single_event=single_event, dense=dense, max_steps=max_steps, throw=throw,
         rtol=rtol, atol=atol, dt0=dt0, t_eval=t_eval, check_t_span=span is None,
         check_tolerances=traced_tols,
-        check_t_eval=traced_t_eval,
+        check_t_eval=traced_t_eval, jump_ts=jump_ts, check_jump_ts=traced_jumps,
     )  # fmt: skip
     # The compiled solve never checks; the check runs here, so that an eager failure is a
     # one-line SolveError with the time reached (traced: equinox's run-time check).
@@ -302,6 +325,8 @@ class _Options(NamedTuple):
     check_t_span: bool  # traced at call time: checked at run time
     check_tolerances: bool
     check_t_eval: bool
+    jump_ts: Any = None  # (J,) or None
+    check_jump_ts: bool = False
 
 
 def _check_output(name: str, out: Any, y0: PyTree) -> None:
@@ -410,7 +435,10 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
             tolerances=options.check_tolerances,
             save_times=options.check_t_eval,
             open_end=allows_open_end(events),
+            jump_ts=options.jump_ts if options.check_jump_ts else None,
+            y0=y0,
         ),  # fmt: skip
+        s_jumps=None if options.jump_ts is None else sorted_jumps(options.jump_ts, d),
     )
     core, bufs = adjoint.integrate(cfg, p, y0)
     core = jax.tree_util.tree_map(_detach_discrete, core)

@@ -116,7 +116,7 @@ class AbstractESDIRK(AbstractImplicitSolver):
         tab = self.tableau
         y0f, unravel, fn = flatten_field(f, y0, args)
         dtype = y0f.dtype
-        rtol, atol = self._tolerances(dtype)
+        rtol, atol = self._tolerances(jnp.finfo(dtype).dtype, y0)
         h = jnp.asarray(t1 - t0).astype(dtype)
         n = y0f.shape[0]
         strategy = self.iteration_matrix

@@ -18,6 +18,7 @@ from ..._linear._operator import rms_norm
 from ..._linear._solver import AbstractLinearSolver
 from ..._nonlinear._newton import NewtonInfo, newton_solve
 from .._base import AbstractODESolver
+from .._tolerance import flat_tolerance
 from ._flat_state import FlatLayout, flat_weights
 from ._linear_algebra import (
     AbstractIterationMatrix,
@@ -87,11 +88,15 @@ class AbstractImplicitSolver(AbstractODESolver):
             new = eqx.tree_at(lambda s: s.atol, new, atol, is_leaf=lambda x: x is None)
         return new
 
-    def _tolerances(self, dtype) -> tuple[Array, Array]:
+    def _tolerances(self, dtype, y0=None) -> tuple[Array, Array]:
+        """``(rtol, atol)`` for the flat state ``ravel_pytree(y0)``: scalars, or vectors
+        when ``solve_ivp`` was given per-component tolerances (see ``_tolerance.py``)."""
         if self.rtol is None or self.atol is None:
             raise ValueError(
                 f"{type(self).__name__}: the Newton tolerances are unset; they are inherited "
                 "from solve_ivp(rtol=..., atol=...) (call the solver through solve_ivp), or "
                 "set them on the solver, e.g. Kvaerno5(rtol=1e-6, atol=1e-9)."
             )
-        return jnp.asarray(self.rtol, dtype), jnp.asarray(self.atol, dtype)
+        if y0 is None:
+            return jnp.asarray(self.rtol, dtype), jnp.asarray(self.atol, dtype)
+        return flat_tolerance(self.rtol, y0, dtype), flat_tolerance(self.atol, y0, dtype)

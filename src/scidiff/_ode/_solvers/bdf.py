@@ -37,6 +37,7 @@ from jaxtyping import Array, Bool, Int, PyTree
 
 from ..._results import RESULTS
 from .._base import StepOutput
+from .._tolerance import min_tolerance
 from ._flat_state import FlatLayout
 from ._newton import (
     AbstractImplicitSolver,
@@ -153,7 +154,7 @@ class BDF(AbstractImplicitSolver):
         y0f, unravel, fn = flatten_field(f, y0, args)
         dtype = y0f.dtype
         eps = jnp.finfo(dtype).eps
-        rtol, atol = self._tolerances(dtype)
+        rtol, atol = self._tolerances(jnp.finfo(dtype).dtype, y0)
         h = jnp.asarray(t1 - t0).astype(dtype)
         order = state.order
         rows = jnp.arange(MAX_ORDER + 3)
@@ -171,7 +172,9 @@ class BDF(AbstractImplicitSolver):
         psi = (weights @ D) / alpha_k
         c = h / alpha_k
         scale = flat_weights(y0, y_predict, atol, rtol)
-        newton_tol = jnp.maximum(10 * eps / rtol, jnp.minimum(0.03, jnp.sqrt(rtol)))
+        # scipy's rule for a scalar rtol; per-component tolerances use the tightest entry.
+        rtol_min = rtol if rtol.ndim == 0 else min_tolerance(rtol).astype(dtype)
+        newton_tol = jnp.maximum(10 * eps / rtol_min, jnp.minimum(0.03, jnp.sqrt(rtol_min)))
 
         strategy = self.iteration_matrix
 

@@ -26,9 +26,7 @@ def test_tableau_facts():
     np.testing.assert_allclose(R.T @ R.T_INV, np.eye(3), atol=1e-14)
     lam = R.T_INV @ np.linalg.inv(a) @ R.T
     mu = R.MU
-    block = np.array(
-        [[R.GAMMA, 0, 0], [0, mu.real, -mu.imag], [0, mu.imag, mu.real]]
-    )
+    block = np.array([[R.GAMMA, 0, 0], [0, mu.real, -mu.imag], [0, mu.imag, mu.real]])
     np.testing.assert_allclose(lam, block, atol=1e-12)
     eig = np.sort_complex(np.linalg.eigvals(np.linalg.inv(a)))
     np.testing.assert_allclose(eig, np.sort_complex([R.GAMMA, mu, mu.conjugate()]), atol=1e-12)

@@ -116,7 +116,7 @@ def small_cases(quick):
             case = f"{name}-rtol{rtol:.0e}"
             variants = {}
             best = None
-            for solver in (scidiff.Kvaerno5(), scidiff.Rodas5(), scidiff.BDF()):
+            for solver in (scidiff.Kvaerno5(), scidiff.Rodas5(), scidiff.BDF(), scidiff.Radau5()):
                 run = jax.jit(
                     lambda rt, at, solver=solver: scidiff.solve_ivp(
                         field, (0.0, t1), y0j, solver=solver, rtol=rt, atol=at, max_steps=100_000
@@ -138,7 +138,7 @@ def small_cases(quick):
             # Accuracy-matched figure: the same solver at rtol / 10 (error still measured in
             # units of the case's tolerances), for comparisons "at equal or better accuracy".
             solver = {"Kvaerno5": scidiff.Kvaerno5(), "Rodas5": scidiff.Rodas5(),
-                      "BDF": scidiff.BDF()}[best]  # fmt: skip
+                      "BDF": scidiff.BDF(), "Radau5": scidiff.Radau5()}[best]  # fmt: skip
             run = jax.jit(
                 lambda rt, at, solver=solver: scidiff.solve_ivp(
                     field, (0.0, t1), y0j, solver=solver, rtol=rt, atol=at, max_steps=100_000

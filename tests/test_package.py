@@ -27,6 +27,7 @@ SOLVERS = [
     "Kvaerno5",
     "Rodas5",
     "BDF",
+    "Radau5",
 ]
 SDE = ["solve_sde", "EulerMaruyama", "Milstein"]
 SOLVE = ["linear_solve", "root", "fixed_point", "minimize", "least_squares"]

@@ -50,6 +50,7 @@ from ._ode._solvers import ImplicitEuler as ImplicitEuler
 from ._ode._solvers import Kvaerno3 as Kvaerno3
 from ._ode._solvers import Kvaerno5 as Kvaerno5
 from ._ode._solvers import NewtonKrylov as NewtonKrylov
+from ._ode._solvers import Radau5 as Radau5
 from ._ode._solvers import Rodas5 as Rodas5
 from ._sde import AbstractSDESolver as AbstractSDESolver
 from ._sde import EulerMaruyama as EulerMaruyama

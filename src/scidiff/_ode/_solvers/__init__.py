@@ -28,3 +28,4 @@ from .kvaerno3 import Kvaerno3 as Kvaerno3
 from .kvaerno5 import Kvaerno5 as Kvaerno5
 from .rodas5 import Rodas5 as Rodas5
 from .bdf import BDF as BDF
+from .radau5 import Radau5 as Radau5

@@ -38,6 +38,7 @@ from ._base import AbstractODESolver, tree_where
 from ._controller import AbstractStepSizeController, scaled_error, select_initial_step
 from ._event import Event, crossed, locate_crossing
 from ._rows import RowLayout
+from ._saving import empty_step_buffers, mask_steps, save_value, write_step
 from ._slots import dense_row, event_row, save_from_y0, save_reached
 
 __all__ = ["LoopConfig", "Params", "Core", "Record", "Buffers", "run", "init_core", "attempt"]
@@ -59,6 +60,8 @@ class LoopConfig:
     auto_dt0: bool
     time_dtype: Any
     reverse_pass: bool = False  # step with solver.for_reverse_pass() (same steps)
+    save_fn: Callable | None = None  # closure-converted: save_fn(t, y, args_dyn, *consts)
+    save_steps: bool = False  # keep every accepted step (see _saving.py)
 
     @property
     def uses_error(self) -> bool:
@@ -72,7 +75,7 @@ class LoopConfig:
         configuration of an adjoint system (``Backsolve``)."""
         return dataclasses.replace(
             self, f=f, conds=(), events=(), args_static=None, dense=False, n_save=0,
-            reverse_pass=False,
+            reverse_pass=False, save_fn=None, save_steps=False,
         )  # fmt: skip
 
 
@@ -91,6 +94,7 @@ class Params(NamedTuple):
     dt0: Any  # |dt0| or None
     d: Any  # +-1
     input_result: Any = None  # RESULTS of run-time input checks (None: none needed)
+    save_consts: Any = ()  # the constants save_fn closes over
 
 
 class Core(NamedTuple):
@@ -130,6 +134,7 @@ class Record(NamedTuple):
     ev_record: tuple  # per event: a crossing recorded in this step
     ev_s: tuple  # per event: its time
     ev_y: tuple  # per event: the state there
+    step_save: PyTree = None  # with save_steps: what is saved at (t_end, y_end)
 
 
 class Buffers(NamedTuple):
@@ -140,6 +145,8 @@ class Buffers(NamedTuple):
     dense_info: PyTree | None
     ev_s: tuple  # per event (capacity,)
     ev_y: tuple  # per event pytree (capacity, ...)
+    steps_s: Any = None  # with save_steps: (max_steps + 1,) step ends, row 0 = s0
+    steps_y: PyTree = None  # with save_steps: the values saved there
 
 
 def solver_of(cfg: LoopConfig, p: Params) -> AbstractODESolver:
@@ -337,6 +344,7 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
         ev_record=ev_record,
         ev_s=tuple(ev_s),
         ev_y=ev_y,
+        step_save=save_value(cfg, p, t_end, y_end) if cfg.save_steps else None,
     )
     return new_core, record
 
@@ -381,7 +389,8 @@ def write(cfg: LoopConfig, p: Params, bufs: Buffers, before: Core, after: Core, 
         ev_y[e] = jax.tree_util.tree_map(
             lambda b, v, r=r, k=k: b.at[k].set(jnp.where(r, v, b[k])), ev_y[e], rec.ev_y[e]
         )
-    return Buffers(bufs.ys, d_t0, d_t1, d_end, d_info, tuple(ev_s), tuple(ev_y))
+    steps_s, steps_y = write_step(cfg, bufs, before, rec)
+    return Buffers(bufs.ys, d_t0, d_t1, d_end, d_info, tuple(ev_s), tuple(ev_y), steps_s, steps_y)
 
 
 def finalize(cfg: LoopConfig, p: Params, core: Core, bufs: Buffers) -> tuple[Core, Buffers]:
@@ -391,7 +400,7 @@ def finalize(cfg: LoopConfig, p: Params, core: Core, bufs: Buffers) -> tuple[Cor
     if cfg.dense:
         used = jnp.arange(cfg.max_steps) < core.num_steps
         bufs = bufs._replace(dense_end=jnp.where(used, bufs.dense_end, jnp.inf))
-    return core, bufs
+    return core, mask_steps(cfg, core, bufs)
 
 
 def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = None):
@@ -410,7 +419,7 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
     solver = solver_of(cfg, p)
     info0 = solver.dense_info_placeholder(vector_field(cfg, p), p.s0, y0, p.args, core0.state)
     last0 = (p.s0, p.s0 + 1, info0)  # a dummy step, never zero-width
-    bufs0 = empty_buffers(cfg, y0, info0)
+    bufs0 = empty_buffers(cfg, y0, info0)._replace(**empty_step_buffers(cfg, p, y0))
     ckpts0 = None
     if checkpoint_every is not None:
         n_ckpt = -(-cfg.max_steps // checkpoint_every)
@@ -452,11 +461,11 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
             at_start = save_from_y0(s_i, p.s0)
             filled = save_reached(s_i, core.t)
             val = jax.tree_util.tree_map(
-                lambda v, y: jnp.where(
-                    filled, jnp.where(at_start, y, v.astype(y.dtype)), jnp.inf
-                ).astype(y.dtype),
-                val,
-                y0,
+                lambda v, y: jnp.where(at_start, y, v.astype(y.dtype)), val, y0
+            )
+            val = jax.tree_util.tree_map(
+                lambda v: jnp.where(filled, v, jnp.inf).astype(v.dtype),
+                save_value(cfg, p, s_i, val),
             )
             return carry, val
 

@@ -31,6 +31,7 @@ from ._inputs import (
     runtime_input_result,
 )
 from ._loop import LoopConfig, Params
+from ._saving import check_save_fn_output
 from ._slots import save_reached
 from ._solution import DenseInterpolation, ODESolution
 
@@ -70,6 +71,8 @@ def solve_ivp(
     checkpoint_dir: Any = None,
     checkpoint_every: int = 1,
     progress: bool = False,
+    save_steps: bool = False,
+    save_fn: Callable[[Any, PyTree, Any], PyTree] | None = None,
 ) -> ODESolution:
     r"""Solve the initial value problem ``dy/dt = f(t, y, args)``, ``y(t0) = y0``.
 
@@ -113,6 +116,18 @@ def solve_ivp(
             every ``checkpoint_every`` chunks that a rerun resumes from (bitwise the
             uninterrupted result). Needs ``pip install 'scidiff[checkpoint]'`` for
             checkpoints. See ``scidiff._chunked.solve_ivp_chunked``.
+        save_steps: save ``t0`` and the end of every accepted step (SciPy's default,
+            diffrax's ``SaveAt(steps=True)``) instead of ``t_eval``/the final state:
+            ``sol.ts``/``sol.ys`` are then buffers of ``max_steps + 1`` rows, in order,
+            padded with ``inf`` after the last saved entry (their count is
+            ``sol.stats["num_saved"]``, ``num_steps + 1``); a terminal event's state is
+            the last saved entry. Not with ``t_eval`` (pick one) nor ``Backsolve``.
+        save_fn: ``save_fn(t, y, args) -> PyTree`` of floating arrays, applied at each
+            save (``t_eval`` times, ``save_steps`` entries, the final save): ``sol.ys``
+            holds ``save_fn(t, y(t), args)``, stacked along a leading axis, instead of
+            the state. ``sol.evaluate``/``sol.derivative`` and ``sol.event_ys`` stay
+            the state. Differentiable with ``RecursiveCheckpoint`` and ``ForwardMode``;
+            ``Backsolve`` supports it for the final save only (no ``t_eval``).
 
     Returns:
         An :class:`ODESolution` (``ts``, ``ys``, ``result``, ``ok``, ``stats``, events,
@@ -123,7 +138,8 @@ def solve_ivp(
             the wrong type, non-floating ``y0``.
         ValueError: ``f``'s output does not match ``y0``; ``t0 == t1``; negative or
             non-scalar tolerances; ``t_eval`` not monotone or outside ``t_span``; a
-            fixed step without ``dt0``; ``Backsolve`` with events or dense output.
+            fixed step without ``dt0``; ``Backsolve`` with events or dense output;
+            ``save_steps`` with ``t_eval``; ``save_fn`` returning no arrays.
         equinox.EquinoxRuntimeError: with ``throw=True``, the named runtime failure.
 
     Example:
@@ -135,6 +151,12 @@ def solve_ivp(
     """
     if chunks is not None or checkpoint_dir is not None or progress:
         from .._chunked import solve_ivp_chunked
+
+        if save_steps or save_fn is not None:
+            raise ValueError(
+                "save_steps/save_fn are not supported with chunks/checkpoint_dir/progress: "
+                "save at `t_eval` and apply the function to sol.ys afterwards."
+            )
 
         return solve_ivp_chunked(
             f, t_span, y0, chunks=chunks, checkpoint_dir=checkpoint_dir,
@@ -189,6 +211,7 @@ def solve_ivp(
         raise TypeError(f"`dense` must be True or False, got {dense!r}.")
     if not isinstance(throw, bool):
         raise TypeError(f"`throw` must be True or False, got {throw!r}.")
+    _check_saving(save_steps, save_fn, t_eval, adjoint)
     if isinstance(adjoint, Backsolve) and (events or dense):
         raise ValueError(
             "Backsolve() differentiates saved values only: it does not support `events` or "
@@ -241,9 +264,31 @@ def solve_ivp(
         single_event=single_event, dense=dense, max_steps=max_steps, throw=throw,
         rtol=rtol, atol=atol, dt0=dt0, t_eval=t_eval, check_t_span=span is None,
         check_tolerances=traced_tols,
-        check_t_eval=traced_t_eval,
+        check_t_eval=traced_t_eval, save_steps=save_steps, save_fn=save_fn,
     )  # fmt: skip
     return _solve(problem, options)
+
+
+def _check_saving(save_steps: Any, save_fn: Any, t_eval: Any, adjoint: AbstractAdjoint) -> None:
+    if not isinstance(save_steps, bool):
+        raise TypeError(f"`save_steps` must be True or False, got {save_steps!r}.")
+    if save_steps and t_eval is not None:
+        raise ValueError(
+            "save_steps=True saves every accepted step, t_eval= saves at given times: pass "
+            "one of them (for both, use dense=True and sol.evaluate(t_eval))."
+        )
+    if save_fn is not None and not callable(save_fn):
+        raise TypeError(
+            f"`save_fn` must be None or callable as save_fn(t, y, args), got {save_fn!r}."
+        )
+    in_loop = save_steps or (save_fn is not None and t_eval is not None)
+    if isinstance(adjoint, Backsolve) and in_loop:
+        raise ValueError(
+            "Backsolve() restarts its backward solve from the saved states, so it supports "
+            "neither save_steps=True nor save_fn with t_eval. Use "
+            "adjoint=scidiff.RecursiveCheckpoint() (or ForwardMode()), or save the states "
+            "and apply the function afterwards, jax.vmap(save_fn)(sol.ts, sol.ys, args)."
+        )
 
 
 class _Problem(NamedTuple):
@@ -274,6 +319,8 @@ class _Options(NamedTuple):
     check_t_span: bool  # traced at call time: checked at run time
     check_tolerances: bool
     check_t_eval: bool
+    save_steps: bool = False
+    save_fn: Callable | None = None
 
 
 def _check_output(name: str, out: Any, y0: PyTree) -> None:
@@ -346,6 +393,17 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
         conds.append(c_conv)
         ev_consts.append(c_consts)
 
+    save_steps, save_fn = options.save_steps, options.save_fn
+    save_conv, save_consts = None, []
+    if save_fn is not None:
+        check_save_fn_output(save_fn, t0, y0, args)
+        if save_steps or t_eval is not None:  # applied inside the loop
+
+            def s_comb(t, y, a):
+                return save_fn(t, y, eqx.combine(a, args_static))
+
+            save_conv, save_consts = jax.closure_convert(s_comb, t0, y0, args_dyn)
+
     n_save = 0 if t_eval is None else int(t_eval.shape[0])
     cfg = LoopConfig(
         solver_static=solver_static,
@@ -359,6 +417,8 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
         n_save=n_save,
         auto_dt0=dt0 is None,
         time_dtype=time_dtype,
+        save_fn=save_conv,
+        save_steps=save_steps,
     )
     p = Params(
         args=args_dyn,
@@ -382,24 +442,34 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
             tolerances=options.check_tolerances,
             save_times=options.check_t_eval,
         ),  # fmt: skip
+        save_consts=list(save_consts),
     )
     core, bufs = adjoint.integrate(cfg, p, y0)
     core = jax.tree_util.tree_map(_detach_discrete, core)
 
     inf = jnp.asarray(jnp.inf, time_dtype)
-    if t_eval is not None:
+    if save_steps:
+        saved = jnp.arange(max_steps + 1) <= core.num_steps
+        ts = jnp.where(saved, d * bufs.steps_s, inf)
+        ys = bufs.steps_y
+        num_saved = core.num_steps + 1
+    elif t_eval is not None:
         filled = save_reached(p.s_eval, core.t)
         ts = jnp.where(filled, t_eval, inf)
         ys = bufs.ys
+        num_saved = jnp.sum(filled.astype(jnp.int32))
     else:
         ts = (d * core.t)[None]
-        ys = jax.tree_util.tree_map(lambda v: v[None], core.y)
+        y_fin = core.y if save_fn is None else save_fn(ts[0], core.y, args)
+        ys = jax.tree_util.tree_map(lambda v: jnp.asarray(v)[None], y_fin)
+        num_saved = jnp.ones((), jnp.int32)
     result = core.result
     ys = raise_if_failed(ys, result, throw)
     stats = {
         "num_steps": core.num_steps,
         "num_rejected": core.n_iter - core.num_steps,  # every attempt is one or the other
         "num_fevals": core.num_fevals,
+        "num_saved": jnp.asarray(num_saved, jnp.int32),
     }
     event_ts = event_mask = event_ys = None
     if events:

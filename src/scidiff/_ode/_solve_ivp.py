@@ -148,6 +148,17 @@ def solve_ivp(
         ...                         args=0.5, t_eval=jnp.linspace(0.0, 2.0, 5))
         >>> bool(jnp.allclose(sol.ys[:, 0], jnp.exp(-0.5 * sol.ts), rtol=1e-5))
         True
+
+        Every accepted step, saving an observable (the sum of the state) only:
+
+        >>> sol = scidiff.solve_ivp(lambda t, y, k: -k * y, (0.0, 2.0), jnp.ones(3), args=0.5,
+        ...                         save_steps=True, save_fn=lambda t, y, k: y.sum(),
+        ...                         max_steps=100)
+        >>> n = int(sol.stats["num_saved"])
+        >>> bool(jnp.allclose(sol.ys[:n], 3 * jnp.exp(-0.5 * sol.ts[:n]), rtol=1e-5))
+        True
+        >>> bool(jnp.isinf(sol.ts[n:]).all())  # padding after the last saved step
+        True
     """
     if chunks is not None or checkpoint_dir is not None or progress:
         from .._chunked import solve_ivp_chunked

@@ -145,6 +145,16 @@ def test_save_steps_gradient_adaptive_fixed_mesh():
     np.testing.assert_allclose(float(g_fw), float(g_rc), rtol=1e-10)
 
 
+def test_num_saved_with_t_eval_and_a_terminal_event():
+    """stats["num_saved"] counts the filled t_eval slots: a terminal event at t = 1 (of
+    y = 1 - t) leaves the slots after it unfilled (inf)."""
+    ev = scidiff.Event(lambda t, y, args: y[0])
+    sol = scidiff.solve_ivp(lambda t, y, a: -jnp.ones(1), (0.0, 2.0), jnp.ones(1), events=ev,
+                            t_eval=jnp.linspace(0.0, 2.0, 9))  # fmt: skip
+    assert int(sol.stats["num_saved"]) == 5  # 0, 0.25, ..., 1.0
+    assert np.all(np.isinf(np.asarray(sol.ts[5:]))) and np.all(np.isfinite(sol.ts[:5]))
+
+
 def test_save_steps_refusals():
     with pytest.raises(ValueError, match="pass one of them"):
         scidiff.solve_ivp(decay, (0.0, 1.0), jnp.ones(()), args=1.0, save_steps=True,

@@ -35,8 +35,10 @@ def test_solve_ivp_chunked_matches_the_exact_solution(t_span):
     assert jnp.allclose(sol.ys[:, 0], jnp.exp(-0.7 * (te - t0)), rtol=1e-8, atol=0)
     one = scidiff.solve_ivp(decay, t_span, jnp.ones(2), args=0.7, rtol=1e-10, atol=1e-12)
     assert sol.stats["num_steps"] >= one.stats["num_steps"]  # summed over the chunks
+    assert int(sol.stats["num_saved"]) == 9  # the run's saves, not the pieces' sum
     final = solve_ivp_chunked(decay, t_span, jnp.ones(2), args=0.7, chunks=3, rtol=1e-10)
     assert final.ts.tolist() == [t1] and final.ys.shape == (1, 2)
+    assert int(final.stats["num_saved"]) == 1
     assert jnp.allclose(final.ys[0], jnp.exp(-0.7 * (t1 - t0)), rtol=1e-8)
 
 

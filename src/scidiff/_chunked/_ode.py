@@ -175,12 +175,20 @@ def solve_ivp_chunked(
         ys = jax.tree_util.tree_map(lambda v: v[None], y)
         if stopped is not None:
             ts, ys = stopped[1].ts, stopped[1].ys
-        return ODESolution(ts=ts, ys=ys, result=result, stats=stats)
+        return ODESolution(ts=ts, ys=ys, result=result, stats=_with_num_saved(stats, ts))
     ts, ys = out["ts"], out["ys"]
     missing = len(te) - ts.shape[0]
     if missing:  # a failed chunk ended the run: the slots never reached hold inf
         ts, ys = _pad_inf(ts, missing), _pad_inf(ys, missing)
-    return ODESolution(ts=ts, ys=ys, result=result, stats=stats)
+    return ODESolution(ts=ts, ys=ys, result=result, stats=_with_num_saved(stats, ts))
+
+
+def _with_num_saved(stats: dict, ts: Any) -> dict:
+    """``num_saved`` of the whole run (the valid save slots), not the pieces' sum (each
+    piece also saves its end)."""
+    if "num_saved" not in stats:
+        return stats
+    return {**stats, "num_saved": jnp.sum(jnp.isfinite(ts)).astype(stats["num_saved"].dtype)}
 
 
 def _sde_bounds(t0: float, t1: float, dt0: float, chunks: int) -> tuple[list[float], int]:

@@ -57,7 +57,8 @@ from ._base import tree_where
 from ._loop import Buffers, Core, LoopConfig, Params, Record, attempt, init_core, run, solver_of
 from ._loop import vector_field as _vector_field
 from ._rows import RowLayout
-from ._slots import dense_row, event_row, save_from_y0, save_reached, step_save_range
+from ._saving import save_inputs, save_value, start_cotangent, step_cotangent
+from ._slots import dense_row, event_row, save_reached, step_save_range
 from ._tolerance import augment_tolerance
 
 __all__ = ["AbstractAdjoint", "RecursiveCheckpoint", "Backsolve", "ForwardMode"]
@@ -114,12 +115,21 @@ def _add(a, b):
     return jax.tree_util.tree_map(lambda x, y: x + y, a, b)
 
 
+def _add_save_inputs(pbar, sp_bar):
+    """``pbar`` plus a cotangent of ``save_fn``'s other inputs (``None``: nothing)."""
+    if sp_bar is None:
+        return pbar
+    args_b, consts_b = sp_bar
+    return pbar._replace(args=_add(pbar.args, args_b), save_consts=_add(pbar.save_consts, consts_b))
+
+
 def record_cotangent(cfg, p, bufs_bar: Buffers, before: Core, after: Core, rec: Record, s_eval_bar):
     """The cotangent of one step's record, gathered from the output buffers' cotangents.
 
-    Returns ``(record_bar, s_eval_bar)`` with this step's contribution added to the running
-    ``s_eval_bar``; the save-time part loops over this step's save slots only (those in
-    ``(before.t, after.t]``).
+    Returns ``(record_bar, s_eval_bar, sp_bar)`` with this step's contribution added to
+    the running ``s_eval_bar``; the save-time part loops over this step's save slots only
+    (those in ``(before.t, after.t]``). ``sp_bar``: the cotangent of ``save_fn``'s other
+    inputs (``_saving.save_inputs``) at those slots, ``None`` without ``save_fn``.
     """
     dtype = cfg.time_dtype
     zero_t = jnp.zeros((), dtype)
@@ -127,21 +137,29 @@ def record_cotangent(cfg, p, bufs_bar: Buffers, before: Core, after: Core, rec: 
     tp_b, tn_b, te_b = zero_t, zero_t, zero_t
     di_b = jax.tree_util.tree_map(jnp.zeros_like, di_f)
     se_b = s_eval_bar
+    sp_b = None
     if cfg.n_save:
         solver = solver_of(cfg, p)
+        # Without save_fn there is nothing more to differentiate than the interpolant.
+        sp_f, rebuild = save_inputs(p) if cfg.save_fn is not None else ((), lambda sp: p)
 
-        def interp(a, b, dif, s):
-            return solver.interpolate(a, b, eqx.combine(dif, di_i), s)
+        def interp(a, b, dif, s, sp):
+            y = solver.interpolate(a, b, eqx.combine(dif, di_i), s)
+            return save_value(cfg, rebuild(sp), s, y)
 
         def body(i, acc):
-            tp_b, tn_b, di_b, se_b = acc
-            out, vjp = jax.vjp(interp, rec.t_prev, rec.t_next, di_f, p.s_eval[i])
+            tp_b, tn_b, di_b, se_b, sp_b = acc
+            out, vjp = jax.vjp(interp, rec.t_prev, rec.t_next, di_f, p.s_eval[i], sp_f)
             ct = jax.tree_util.tree_map(lambda b, o: b[i].astype(o.dtype), bufs_bar.ys, out)
-            ga, gb, gdi, gs = vjp(ct)
-            return tp_b + ga, tn_b + gb, _add(di_b, gdi), se_b.at[i].add(gs)
+            ga, gb, gdi, gs, gsp = vjp(ct)
+            return tp_b + ga, tn_b + gb, _add(di_b, gdi), se_b.at[i].add(gs), _add(sp_b, gsp)
 
         lo, hi = step_save_range(p.s_eval, before.t, after.t)
-        tp_b, tn_b, di_b, se_b = jax.lax.fori_loop(lo, hi, body, (tp_b, tn_b, di_b, se_b))
+        sp_b = jax.tree_util.tree_map(jnp.zeros_like, sp_f)
+        acc = (tp_b, tn_b, di_b, se_b, sp_b)
+        tp_b, tn_b, di_b, se_b, sp_b = jax.lax.fori_loop(lo, hi, body, acc)
+        if cfg.save_fn is None:
+            sp_b = None
     if cfg.dense:
         k = dense_row(before.num_steps, cfg.max_steps)
         acc = rec.accepted
@@ -157,17 +175,19 @@ def record_cotangent(cfg, p, bufs_bar: Buffers, before: Core, after: Core, rec: 
         ev_y_b.append(
             jax.tree_util.tree_map(lambda b, r=r, k=k: jnp.where(r, b[k], 0), bufs_bar.ev_y[e])
         )
+    te_steps_b, step_save_b = step_cotangent(cfg, bufs_bar, before, rec)
     rec_bar = Record(
         accepted=rec.accepted,
         t_prev=tp_b,
         t_next=tn_b,
-        t_end=te_b,
+        t_end=te_b + te_steps_b,
         dense_info=eqx.combine(di_b, di_i),
         ev_record=rec.ev_record,
         ev_s=tuple(ev_s_b),
         ev_y=tuple(ev_y_b),
+        step_save=step_save_b,
     )
-    return _inexact(rec_bar)[0], se_b
+    return _inexact(rec_bar)[0], se_b, sp_b
 
 
 class RecursiveCheckpoint(AbstractAdjoint):
@@ -264,9 +284,9 @@ def _checkpointed_backward(cfg, K, y0, p, core_fin, ckpts, core_bar, bufs_bar):
             )
             after = eqx.combine(nc_f, nc_i)
             rec = eqx.combine(r_f, r_i)
-            rbar, sebar = record_cotangent(cfg, p, bufs_bar, core_j, after, rec, sebar)
+            rbar, sebar, sp_b = record_cotangent(cfg, p, bufs_bar, core_j, after, rec, sebar)
             cbar_j, pbar_j = vjp_fn((cbar, rbar))
-            return cbar_j, _add(pbar, pbar_j), sebar
+            return cbar_j, _add_save_inputs(_add(pbar, pbar_j), sp_b), sebar
 
         cbar, pbar, sebar = jax.lax.fori_loop(0, m, reverse, (cbar, pbar, sebar))
         return seg - 1, cbar, pbar, sebar
@@ -280,14 +300,14 @@ def _checkpointed_backward(cfg, K, y0, p, core_fin, ckpts, core_bar, bufs_bar):
     _, init_vjp, _ = jax.vjp(init_split, y0, p_diff, has_aux=True)
     y0_bar, pbar_init = init_vjp(cbar)
     pbar = _add(pbar, pbar_init)
+    # Values saved from y0 itself: t_eval slots at or before s0, save_steps' row 0.
+    y0_start, s0_start, se_start, sp_start = start_cotangent(cfg, p, y0, core_fin.t, bufs_bar)
+    y0_bar = _add(y0_bar, y0_start)
+    pbar = _add_save_inputs(pbar, sp_start)
+    if s0_start is not None:
+        pbar = pbar._replace(s0=pbar.s0 + s0_start)
     if cfg.n_save:
-        # Save slots at or before s0 hold y0 itself.
-        mask = save_reached(p.s_eval, core_fin.t) & save_from_y0(p.s_eval, p.s0)
-        y0_bar = jax.tree_util.tree_map(
-            lambda g, b: g + jnp.sum(jnp.where(mask.reshape((-1,) + (1,) * g.ndim), b, 0), 0),
-            y0_bar,
-            bufs_bar.ys,
-        )
+        sebar = sebar if se_start is None else sebar + se_start
         pbar = pbar._replace(s_eval=pbar.s_eval + sebar)
     p_ct = eqx.combine(pbar, jax.tree_util.tree_map(_zero_cotangent, p_rest))
     return y0_bar, p_ct

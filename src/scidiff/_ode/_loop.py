@@ -40,6 +40,7 @@ from ._event import Event, any_terminal, crossed, locate_crossing, stops_at
 from ._jumps import clip_to_jump, one_sided_field, restart_at_jump
 from ._open_end import finite_span
 from ._rows import RowLayout
+from ._saving import empty_step_buffers, mask_steps, save_value, write_step
 from ._slots import dense_row, event_row, save_from_y0, save_reached
 
 __all__ = ["LoopConfig", "Params", "Core", "Record", "Buffers", "run", "init_core", "attempt"]
@@ -61,6 +62,8 @@ class LoopConfig:
     auto_dt0: bool
     time_dtype: Any
     reverse_pass: bool = False  # step with solver.for_reverse_pass() (same steps)
+    save_fn: Callable | None = None  # closure-converted: save_fn(t, y, args_dyn, *consts)
+    save_steps: bool = False  # keep every accepted step (see _saving.py)
 
     @property
     def uses_error(self) -> bool:
@@ -74,7 +77,7 @@ class LoopConfig:
         configuration of an adjoint system (``Backsolve``)."""
         return dataclasses.replace(
             self, f=f, conds=(), events=(), args_static=None, dense=False, n_save=0,
-            reverse_pass=False,
+            reverse_pass=False, save_fn=None, save_steps=False,
         )  # fmt: skip
 
 
@@ -94,6 +97,7 @@ class Params(NamedTuple):
     d: Any  # +-1
     input_result: Any = None  # RESULTS of run-time input checks (None: none needed)
     s_jumps: Any = None  # (J,) increasing jump times of f in s (see _jumps.py), or None
+    save_consts: Any = ()  # the constants save_fn closes over
 
 
 class Core(NamedTuple):
@@ -133,6 +137,7 @@ class Record(NamedTuple):
     ev_record: tuple  # per event: a crossing recorded in this step
     ev_s: tuple  # per event: its time
     ev_y: tuple  # per event: the state there
+    step_save: PyTree = None  # with save_steps: what is saved at (t_end, y_end)
 
 
 class Buffers(NamedTuple):
@@ -143,6 +148,8 @@ class Buffers(NamedTuple):
     dense_info: PyTree | None
     ev_s: tuple  # per event (capacity,)
     ev_y: tuple  # per event pytree (capacity, ...)
+    steps_s: Any = None  # with save_steps: (max_steps + 1,) step ends, row 0 = s0
+    steps_y: PyTree = None  # with save_steps: the values saved there
 
 
 def solver_of(cfg: LoopConfig, p: Params) -> AbstractODESolver:
@@ -357,6 +364,7 @@ def attempt(cfg: LoopConfig, p: Params, core: Core) -> tuple[Core, Record]:
         ev_record=ev_record,
         ev_s=tuple(ev_s),
         ev_y=ev_y,
+        step_save=save_value(cfg, p, t_end, y_end) if cfg.save_steps else None,
     )
     return new_core, record
 
@@ -401,7 +409,8 @@ def write(cfg: LoopConfig, p: Params, bufs: Buffers, before: Core, after: Core, 
         ev_y[e] = jax.tree_util.tree_map(
             lambda b, v, r=r, k=k: b.at[k].set(jnp.where(r, v, b[k])), ev_y[e], rec.ev_y[e]
         )
-    return Buffers(bufs.ys, d_t0, d_t1, d_end, d_info, tuple(ev_s), tuple(ev_y))
+    steps_s, steps_y = write_step(cfg, bufs, before, rec)
+    return Buffers(bufs.ys, d_t0, d_t1, d_end, d_info, tuple(ev_s), tuple(ev_y), steps_s, steps_y)
 
 
 def finalize(cfg: LoopConfig, p: Params, core: Core, bufs: Buffers) -> tuple[Core, Buffers]:
@@ -411,7 +420,7 @@ def finalize(cfg: LoopConfig, p: Params, core: Core, bufs: Buffers) -> tuple[Cor
     if cfg.dense:
         used = jnp.arange(cfg.max_steps) < core.num_steps
         bufs = bufs._replace(dense_end=jnp.where(used, bufs.dense_end, jnp.inf))
-    return core, bufs
+    return core, mask_steps(cfg, core, bufs)
 
 
 def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = None):
@@ -430,7 +439,7 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
     solver = solver_of(cfg, p)
     info0 = solver.dense_info_placeholder(vector_field(cfg, p), p.s0, y0, p.args, core0.state)
     last0 = (p.s0, p.s0 + 1, info0)  # a dummy step, never zero-width
-    bufs0 = empty_buffers(cfg, y0, info0)
+    bufs0 = empty_buffers(cfg, y0, info0)._replace(**empty_step_buffers(cfg, p, y0))
     ckpts0 = None
     if checkpoint_every is not None:
         n_ckpt = -(-cfg.max_steps // checkpoint_every)
@@ -472,11 +481,11 @@ def run(cfg: LoopConfig, p: Params, y0: PyTree, checkpoint_every: int | None = N
             at_start = save_from_y0(s_i, p.s0)
             filled = save_reached(s_i, core.t)
             val = jax.tree_util.tree_map(
-                lambda v, y: jnp.where(
-                    filled, jnp.where(at_start, y, v.astype(y.dtype)), jnp.inf
-                ).astype(y.dtype),
-                val,
-                y0,
+                lambda v, y: jnp.where(at_start, y, v.astype(y.dtype)), val, y0
+            )
+            val = jax.tree_util.tree_map(
+                lambda v: jnp.where(filled, v, jnp.inf).astype(v.dtype),
+                save_value(cfg, p, s_i, val),
             )
             return carry, val
 

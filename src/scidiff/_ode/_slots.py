@@ -12,6 +12,9 @@ Three kinds of output, each indexed here once:
   the next accepted one).
 * events: crossing ``j`` of event ``e`` is row ``j`` of that event's buffer
   (:func:`event_row`), written only while the buffer has room.
+* every accepted step (``save_steps=True``): row 0 holds ``(s0, y0)``, accepted step
+  ``k`` ends in row ``k + 1`` (:func:`step_row`), written unconditionally like dense
+  output; rows past the last accepted step are masked at the end.
 
 The forward pass scatters a step's record to these rows (``_loop.write``); reverse mode
 gathers the record's cotangent from the same rows (``_adjoint.record_cotangent``).
@@ -32,7 +35,14 @@ from typing import Any
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Int
 
-__all__ = ["save_reached", "save_from_y0", "step_save_range", "dense_row", "event_row"]
+__all__ = [
+    "save_reached",
+    "save_from_y0",
+    "step_save_range",
+    "dense_row",
+    "step_row",
+    "event_row",
+]
 
 
 def save_reached(s_eval: Any, t: Any) -> Bool[Array, "..."]:
@@ -60,6 +70,12 @@ def step_save_range(s_eval: Any, t_before: Any, t_after: Any) -> Int[Array, " 2"
 def dense_row(num_accepted: Any, max_steps: int) -> Int[Array, ""]:
     """The dense-output row of the step attempted after ``num_accepted`` accepted ones."""
     return jnp.minimum(num_accepted, max_steps - 1)
+
+
+def step_row(num_accepted: Any, max_steps: int) -> Int[Array, ""]:
+    """The ``save_steps`` row of the end of the step attempted after ``num_accepted``
+    accepted ones (row 0 is the start; ``max_steps + 1`` rows in all)."""
+    return jnp.minimum(num_accepted + 1, max_steps)
 
 
 def event_row(count: Any, recorded: Any, capacity: int) -> tuple[Int[Array, ""], Bool[Array, ""]]:

@@ -34,6 +34,7 @@ from ._inputs import (
 from ._jumps import sorted_jumps
 from ._loop import LoopConfig, Params
 from ._open_end import allows_open_end
+from ._saving import check_save_fn_output
 from ._slots import save_reached
 from ._solution import DenseInterpolation, ODESolution
 
@@ -74,6 +75,8 @@ def solve_ivp(
     checkpoint_every: int = 1,
     progress: bool = False,
     jump_ts: Real[ArrayLike, " J"] | None = None,
+    save_steps: bool = False,
+    save_fn: Callable[[Any, PyTree, Any], PyTree] | None = None,
 ) -> ODESolution:
     r"""Solve the initial value problem ``dy/dt = f(t, y, args)``, ``y(t0) = y0``.
 
@@ -126,6 +129,18 @@ def solve_ivp(
             every ``checkpoint_every`` chunks that a rerun resumes from (bitwise the
             uninterrupted result). Needs ``pip install 'scidiff[checkpoint]'`` for
             checkpoints. See ``scidiff._chunked.solve_ivp_chunked``.
+        save_steps: save ``t0`` and the end of every accepted step (SciPy's default,
+            diffrax's ``SaveAt(steps=True)``) instead of ``t_eval``/the final state:
+            ``sol.ts``/``sol.ys`` are then buffers of ``max_steps + 1`` rows, in order,
+            padded with ``inf`` after the last saved entry (their count is
+            ``sol.stats["num_saved"]``, ``num_steps + 1``); a terminal event's state is
+            the last saved entry. Not with ``t_eval`` (pick one) nor ``Backsolve``.
+        save_fn: ``save_fn(t, y, args) -> PyTree`` of floating arrays, applied at each
+            save (``t_eval`` times, ``save_steps`` entries, the final save): ``sol.ys``
+            holds ``save_fn(t, y(t), args)``, stacked along a leading axis, instead of
+            the state. ``sol.evaluate``/``sol.derivative`` and ``sol.event_ys`` stay
+            the state. Differentiable with ``RecursiveCheckpoint`` and ``ForwardMode``;
+            ``Backsolve`` supports it for the final save only (no ``t_eval``).
 
     Returns:
         An :class:`ODESolution` (``ts``, ``ys``, ``result``, ``ok``, ``stats``, events,
@@ -136,7 +151,8 @@ def solve_ivp(
             the wrong type, non-floating ``y0``.
         ValueError: ``f``'s output does not match ``y0``; negative, NaN or mis-shaped
             tolerances; ``t_eval`` or ``jump_ts`` not sorted or outside ``t_span``; a
-            fixed step without ``dt0``; ``Backsolve`` with events or dense output.
+            fixed step without ``dt0``; ``Backsolve`` with events or dense output;
+            ``save_steps`` with ``t_eval``; ``save_fn`` returning no arrays.
         scidiff.SolveError: with ``throw=True``, called eagerly: the named runtime
             failure and the time the solve reached, in one line.
         equinox.EquinoxRuntimeError: with ``throw=True`` under ``jit``/``vmap``/``grad``:
@@ -155,6 +171,17 @@ def solve_ivp(
         >>> sol = scidiff.solve_ivp(kick, (0.0, 2.0), jnp.zeros(()), jump_ts=jnp.array([1.0]))
         >>> bool(abs(sol.ys[-1] - 1.0) < 1e-5)
         True
+
+        Every accepted step, saving an observable (the sum of the state) only:
+
+        >>> sol = scidiff.solve_ivp(lambda t, y, k: -k * y, (0.0, 2.0), jnp.ones(3), args=0.5,
+        ...                         save_steps=True, save_fn=lambda t, y, k: y.sum(),
+        ...                         max_steps=100)
+        >>> n = int(sol.stats["num_saved"])
+        >>> bool(jnp.allclose(sol.ys[:n], 3 * jnp.exp(-0.5 * sol.ts[:n]), rtol=1e-5))
+        True
+        >>> bool(jnp.isinf(sol.ts[n:]).all())  # padding after the last saved step
+        True
     """
     if chunks is not None or checkpoint_dir is not None or progress:
         if jump_ts is not None:
@@ -163,6 +190,12 @@ def solve_ivp(
                 "is its own solve): drop `jump_ts` or solve in one piece."
             )
         from .._chunked import solve_ivp_chunked
+
+        if save_steps or save_fn is not None:
+            raise ValueError(
+                "save_steps/save_fn are not supported with chunks/checkpoint_dir/progress: "
+                "save at `t_eval` and apply the function to sol.ys afterwards."
+            )
 
         return solve_ivp_chunked(
             f, t_span, y0, chunks=chunks, checkpoint_dir=checkpoint_dir,
@@ -217,6 +250,7 @@ def solve_ivp(
         raise TypeError(f"`dense` must be True or False, got {dense!r}.")
     if not isinstance(throw, bool):
         raise TypeError(f"`throw` must be True or False, got {throw!r}.")
+    _check_saving(save_steps, save_fn, t_eval, adjoint)
     if isinstance(adjoint, Backsolve) and (events or dense):
         raise ValueError(
             "Backsolve() differentiates saved values only: it does not support `events` or "
@@ -271,6 +305,7 @@ def solve_ivp(
         rtol=rtol, atol=atol, dt0=dt0, t_eval=t_eval, check_t_span=span is None,
         check_tolerances=traced_tols,
         check_t_eval=traced_t_eval, jump_ts=jump_ts, check_jump_ts=traced_jumps,
+        save_steps=save_steps, save_fn=save_fn,
     )  # fmt: skip
     # The compiled solve never checks; the check runs here, so that an eager failure is a
     # one-line SolveError with the time reached (traced: equinox's run-time check).
@@ -295,6 +330,28 @@ def _checked(sol: ODESolution, throw: bool) -> ODESolution:
 
     ys = raise_or_return(sol.ys, sol.result, throw, describe)
     return eqx.tree_at(lambda s: s.ys, sol, ys)
+
+
+def _check_saving(save_steps: Any, save_fn: Any, t_eval: Any, adjoint: AbstractAdjoint) -> None:
+    if not isinstance(save_steps, bool):
+        raise TypeError(f"`save_steps` must be True or False, got {save_steps!r}.")
+    if save_steps and t_eval is not None:
+        raise ValueError(
+            "save_steps=True saves every accepted step, t_eval= saves at given times: pass "
+            "one of them (for both, use dense=True and sol.evaluate(t_eval))."
+        )
+    if save_fn is not None and not callable(save_fn):
+        raise TypeError(
+            f"`save_fn` must be None or callable as save_fn(t, y, args), got {save_fn!r}."
+        )
+    in_loop = save_steps or (save_fn is not None and t_eval is not None)
+    if isinstance(adjoint, Backsolve) and in_loop:
+        raise ValueError(
+            "Backsolve() restarts its backward solve from the saved states, so it supports "
+            "neither save_steps=True nor save_fn with t_eval. Use "
+            "adjoint=scidiff.RecursiveCheckpoint() (or ForwardMode()), or save the states "
+            "and apply the function afterwards, jax.vmap(save_fn)(sol.ts, sol.ys, args)."
+        )
 
 
 class _Problem(NamedTuple):
@@ -327,6 +384,8 @@ class _Options(NamedTuple):
     check_t_eval: bool
     jump_ts: Any = None  # (J,) or None
     check_jump_ts: bool = False
+    save_steps: bool = False
+    save_fn: Callable | None = None
 
 
 def _check_output(name: str, out: Any, y0: PyTree) -> None:
@@ -399,6 +458,17 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
         conds.append(c_conv)
         ev_consts.append(c_consts)
 
+    save_steps, save_fn = options.save_steps, options.save_fn
+    save_conv, save_consts = None, []
+    if save_fn is not None:
+        check_save_fn_output(save_fn, t0, y0, args)
+        if save_steps or t_eval is not None:  # applied inside the loop
+
+            def s_comb(t, y, a):
+                return save_fn(t, y, eqx.combine(a, args_static))
+
+            save_conv, save_consts = jax.closure_convert(s_comb, t0, y0, args_dyn)
+
     n_save = 0 if t_eval is None else int(t_eval.shape[0])
     cfg = LoopConfig(
         solver_static=solver_static,
@@ -412,6 +482,8 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
         n_save=n_save,
         auto_dt0=dt0 is None,
         time_dtype=time_dtype,
+        save_fn=save_conv,
+        save_steps=save_steps,
     )
     p = Params(
         args=args_dyn,
@@ -439,23 +511,33 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
             y0=y0,
         ),  # fmt: skip
         s_jumps=None if options.jump_ts is None else sorted_jumps(options.jump_ts, d),
+        save_consts=list(save_consts),
     )
     core, bufs = adjoint.integrate(cfg, p, y0)
     core = jax.tree_util.tree_map(_detach_discrete, core)
 
     inf = jnp.asarray(jnp.inf, time_dtype)
-    if t_eval is not None:
+    if save_steps:
+        saved = jnp.arange(max_steps + 1) <= core.num_steps
+        ts = jnp.where(saved, d * bufs.steps_s, inf)
+        ys = bufs.steps_y
+        num_saved = core.num_steps + 1
+    elif t_eval is not None:
         filled = save_reached(p.s_eval, core.t)
         ts = jnp.where(filled, t_eval, inf)
         ys = bufs.ys
+        num_saved = jnp.sum(filled.astype(jnp.int32))
     else:
         ts = (d * core.t)[None]
-        ys = jax.tree_util.tree_map(lambda v: v[None], core.y)
+        y_fin = core.y if save_fn is None else save_fn(ts[0], core.y, args)
+        ys = jax.tree_util.tree_map(lambda v: jnp.asarray(v)[None], y_fin)
+        num_saved = jnp.ones((), jnp.int32)
     result = core.result
     stats = {
         "num_steps": core.num_steps,
         "num_rejected": core.n_iter - core.num_steps,  # every attempt is one or the other
         "num_fevals": core.num_fevals,
+        "num_saved": jnp.asarray(num_saved, jnp.int32),
     }
     event_ts = event_mask = event_ys = None
     if events:

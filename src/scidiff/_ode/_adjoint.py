@@ -54,6 +54,7 @@ from jaxtyping import PyTree
 
 from .._results import RESULTS, is_successful, raise_if_failed
 from ._base import tree_where
+from ._higher_order import FORWARD_ONLY, forward_only, twice_reverse
 from ._loop import Buffers, Core, LoopConfig, Params, Record, attempt, init_core, run, solver_of
 from ._loop import vector_field as _vector_field
 from ._rows import RowLayout
@@ -97,7 +98,8 @@ class ForwardMode(AbstractAdjoint):
     """
 
     def integrate(self, cfg, p, y0):
-        core, bufs, _ = run(cfg, p, y0)
+        # Reverse mode through the plain loop: a message naming the reverse adjoints.
+        core, bufs, _ = forward_only(lambda p_, y0_: run(cfg, p_, y0_), FORWARD_ONLY)(p, y0)
         return core, bufs
 
 
@@ -229,14 +231,18 @@ class RecursiveCheckpoint(AbstractAdjoint):
             core, bufs, _ = run(cfg, p, y0)
             return core, bufs
 
+        # Both passes are while loops: forward mode goes through them (jax.hessian),
+        # reverse mode (jacrev of jacrev) is refused with a message naming the options.
+        refusal = twice_reverse("RecursiveCheckpoint()")
+
         def fwd(y0, p):
-            core, bufs, ckpts = run(cfg, p, y0, checkpoint_every=K)
+            run_k = lambda y0_, p_: run(cfg, p_, y0_, checkpoint_every=K)
+            core, bufs, ckpts = forward_only(run_k, refusal)(y0, p)
             return (core, bufs), (y0, p, core, ckpts)
 
         def bwd(res, cts):
-            y0, p, core_fin, ckpts = res
-            core_bar, bufs_bar = cts
-            return _checkpointed_backward(cfg, K, y0, p, core_fin, ckpts, core_bar, bufs_bar)
+            backward = lambda *a: _checkpointed_backward(cfg, K, *a)
+            return forward_only(backward, refusal)(*res, *cts)
 
         solve.defvjp(fwd, bwd)
         return solve(y0, p)
@@ -338,12 +344,14 @@ class Backsolve(AbstractAdjoint):
             core, bufs, _ = run(cfg, p, y0)
             return core, bufs
 
+        refusal = twice_reverse("Backsolve()")  # see RecursiveCheckpoint
+
         def fwd(y0, p):
-            core, bufs, _ = run(cfg, p, y0)
+            core, bufs, _ = forward_only(lambda y0_, p_: run(cfg, p_, y0_), refusal)(y0, p)
             return (core, bufs), (y0, p, core, bufs)
 
         def bwd(res, cts):
-            return _backsolve_backward(cfg, *res, *cts)
+            return forward_only(lambda *a: _backsolve_backward(cfg, *a), refusal)(*res, *cts)
 
         solve.defvjp(fwd, bwd)
         return solve(y0, p)

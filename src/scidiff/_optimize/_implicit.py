@@ -135,9 +135,11 @@ def implicit_argmin(
         th_dot = tangents[0]
         x, value, (result, *rest) = argmin(th, guess, hyp)
         # d f(x*, θ) = ∇_x f · ẋ + ∇_θ f · θ̇ from first derivatives (no JVP of f, which
-        # a reverse-only adjoint inside f refuses); ∇_x f ≈ 0 at the minimiser.
-        _, g_x, reverse = value_and_gradient(lambda v: f(v, th), x)
-        _, g_th, _ = value_and_gradient(lambda t: f(x, t), th)
+        # a reverse-only adjoint inside f refuses); ∇_x f ≈ 0 at the minimiser. One
+        # reverse pass over (x, θ) jointly: under an outer forward-mode derivative
+        # (jax.hessian = jacfwd of jacrev) x carries a tangent, and a gradient in θ alone
+        # would push it forward through a custom_vjp adjoint, which JAX refuses.
+        _, (g_x, g_th), reverse = value_and_gradient(lambda z: f(*z), (x, th))
         x_dot, singular = _ift_tangent(f, x, th, th_dot, reverse)
         # The derivative needs a nonsingular Hessian: say so on the primal result.
         result = RESULTS.where(singular & (result == RESULTS.successful), RESULTS.singular, result)
@@ -170,23 +172,36 @@ def _ift_tangent(
 
     try:  # traced on shapes only (explicit arguments: no closed-over tracers)
         jax.eval_shape(transpose_mixed, *_abstract((x, th, th_dot)))
-        rhs = mixed(x, th, th_dot)
+        transposable = True
     except _TRACE_ERRORS:
-        # B = ∂_θ ∇_x f, one forward-over-reverse product per entry of θ, from primal
-        # values only; B θ̇ is then a contraction (transposable).
-        B = jax.jacfwd(lambda t: grad_x(x, t))(th)
-        contract = jax.tree_util.tree_map(lambda b, d: jnp.tensordot(b, d, axes=d.ndim), B, th_dot)
-        rhs = sum(jax.tree_util.tree_leaves(contract), jnp.zeros_like(x))
+        transposable = False
 
     def hvp(v):
         return jax.jvp(lambda w: grad_x(w, th), (x,), (v,))[1]
 
     n = x.shape[0]
+    dense = n <= DENSE_MAX
+    # H (dense path) and B (when B θ̇ cannot be transposed) are columns of one Jacobian of
+    # ∇_x f in (x, θ): a single batch of forward-over-reverse products, from primal
+    # values only (one program to trace and compile, not two).
+    H = B = None
+    if dense and not transposable:
+        H, B = jax.jacfwd(grad_x, argnums=(0, 1))(x, th)
+    elif dense:
+        H = jax.jacfwd(lambda w: grad_x(w, th))(x)
+    elif not transposable:
+        B = jax.jacfwd(lambda t: grad_x(x, t))(th)
+    if transposable:
+        rhs = mixed(x, th, th_dot)
+    else:
+        # B = ∂_θ ∇_x f, one product per entry of θ; B θ̇ is a contraction (transposable).
+        contract = jax.tree_util.tree_map(lambda b, d: jnp.tensordot(b, d, axes=d.ndim), B, th_dot)
+        rhs = sum(jax.tree_util.tree_leaves(contract), jnp.zeros_like(x))
+
     eps = jnp.finfo(x.dtype).eps
-    if n <= DENSE_MAX:
+    if H is not None:
         # H from n forward-over-reverse products, symmetrised, LU-factored once; the
         # status depends on H only (primal values), never on the linear right-hand side.
-        H = jax.jacfwd(lambda w: grad_x(w, th))(x)
         H = 0.5 * (H + H.T)
         lu, piv = jax.scipy.linalg.lu_factor(H)
         pivots = jnp.abs(jnp.diag(lu))

@@ -84,8 +84,10 @@ class AbstractAdjoint(eqx.Module):
 class ForwardMode(AbstractAdjoint):
     """Differentiate in forward mode (``jax.jvp``, ``jax.jacfwd``) through the plain loop.
 
-    Best when there are few inputs (a handful of parameters) and many outputs. Reverse
-    mode (``jax.grad``) is not supported with it: use :class:`RecursiveCheckpoint`.
+    Best when there are few inputs (a handful of parameters) and many outputs; nested
+    forward mode (``jax.jacfwd(jax.jacfwd(f))``) gives second derivatives. Reverse mode
+    (``jax.grad``, ``jax.hessian``) is refused with a ``ValueError``: use
+    :class:`RecursiveCheckpoint`.
 
     Example:
         >>> import jax, jax.numpy as jnp, scidiff
@@ -201,6 +203,22 @@ class RecursiveCheckpoint(AbstractAdjoint):
     the discrete solve on its (fixed) mesh. Forward mode (``jax.jvp``) is not available
     with it: use :class:`ForwardMode`.
 
+    Higher derivatives (the same for :class:`Backsolve`): JAX pushes tangents forward
+    through the backward pass but cannot reverse-differentiate its while loops.
+
+    ==========================================================  ========================
+    derivative of a loss through ``solve_ivp``                  with this adjoint
+    ==========================================================  ========================
+    ``jax.grad``, ``jax.jacrev``, ``jax.vjp``                   yes
+    ``jax.jvp``, ``jax.jacfwd``                                 no: ``ForwardMode()``
+    ``jax.hessian`` (``jacfwd(jacrev)``), ``jvp(grad)`` HVPs    yes
+    ``jacrev(jacrev)``, ``grad(grad)``                          refused (``ValueError``)
+    ``jax.hessian`` of ``minimize``/``least_squares`` of it     yes
+    ==========================================================  ========================
+
+    The refusal names the alternatives: ``jax.hessian``, or ``ForwardMode()`` with
+    ``jacfwd(jacfwd)``.
+
     Arguments:
         checkpoint_every: ``K``, the number of loop iterations between checkpoints
             (``None``: ``ceil(sqrt(max_steps))``). Larger ``K``: fewer checkpoints, a larger
@@ -212,6 +230,8 @@ class RecursiveCheckpoint(AbstractAdjoint):
         ...     sol = scidiff.solve_ivp(lambda t, y, k: -k * y, (0.0, 1.0), jnp.ones(()), args=k)
         ...     return sol.ys[-1]
         >>> bool(abs(jax.grad(loss)(1.0) + jnp.exp(-1.0)) < 1e-4)  # float32 or float64
+        True
+        >>> bool(abs(jax.hessian(loss)(1.0) - jnp.exp(-1.0)) < 1e-4)  # forward-over-reverse
         True
     """
 

@@ -167,11 +167,14 @@ def minimize(
     ``dx*/dargs = -(∇²_xx fun)^{-1} ∇²_{x,args} fun``, worked out only when the result is
     differentiated, never through the optimiser's iterations. The Hessian products are
     forward-over-reverse (``jax.jvp`` of the gradient), which ``solve_ivp``'s adjoints
-    support; dense LU up to 400 unknowns, GMRES beyond. ``jax.jvp``/``jax.jacfwd``,
-    ``jax.grad`` and ``jax.hessian`` of the minimiser all work, also through a
-    ``solve_ivp`` objective (there reverse mode forms ``∇²_{x,args} fun`` column by
-    column: ``size(args)`` Hessian-vector products). The Hessian at ``x*`` must be
-    nonsingular (a strict local minimum).
+    support; dense LU up to 400 unknowns, conjugate gradients beyond. ``jax.jvp``/
+    ``jax.jacfwd``, ``jax.grad`` and ``jax.hessian`` (``jacfwd`` of ``jacrev``: the rule
+    applied to itself, third derivatives of ``fun`` by forward-over-reverse) of the
+    minimiser all work, also through a ``solve_ivp`` objective with ``RecursiveCheckpoint``
+    or ``Backsolve`` (there reverse mode forms ``∇²_{x,args} fun`` column by column:
+    ``size(args)`` Hessian-vector products; see :class:`RecursiveCheckpoint` for which
+    higher derivatives a solve allows). The Hessian at ``x*`` must be nonsingular (a
+    strict local minimum).
 
     Args:
         fun: scalar objective ``fun(x, args)``; ``x`` any pytree of arrays.

@@ -18,11 +18,14 @@ ALL = [
     scidiff.Dopri5,
     scidiff.Tsit5,
     scidiff.Dopri8,
+    scidiff.Vern6,
+    scidiff.Vern7,
+    scidiff.Vern9,
     scidiff.Leapfrog,
     scidiff.Yoshida4,
 ]
-RK = ALL[:8]
-SYMPLECTIC = ALL[8:]
+RK = ALL[:11]
+SYMPLECTIC = ALL[11:]
 # evaluations of f per step, as the methods document them
 FEVALS = {
     "Euler": 1,
@@ -33,6 +36,9 @@ FEVALS = {
     "Dopri5": 6,
     "Tsit5": 6,
     "Dopri8": 15,
+    "Vern6": 8 + 3,  # stages + the interpolant's extra stages, computed every step
+    "Vern7": 10 + 5,
+    "Vern9": 16 + 9,
     "Leapfrog": 2,
     "Yoshida4": 7,
 }

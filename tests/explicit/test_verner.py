@@ -304,30 +304,3 @@ def test_gradient_matches_finite_differences(solver, adjoint):
     f = jax.jit(loss)
     fd = (float(f(k + 1e-5)) - float(f(k - 1e-5))) / 2e-5
     np.testing.assert_allclose(g, fd, rtol=1e-6)
-
-
-# --- f-evaluation counts and dtypes -------------------------------------------------------
-@pytest.mark.parametrize("solver", VERN, ids=ids)
-def test_fevals_counted_float32_kept_state_is_end_derivative(solver, problems):
-    """The calls of f while tracing one step equal num_fevals (stages + extra stages); a
-    float32 state stays float32 with float64 times; the state is f(t1, y1)."""
-    f, y0 = problems.decay, problems.decay_y0(jnp.float32)
-    calls = []
-
-    def counted(t, y, args):
-        calls.append(None)
-        return f(t, y, args)
-
-    s = solver()
-    t0, t1 = jnp.float64(0.0), jnp.float64(0.1)
-    state = s.init(counted, t0, t1, y0, None)
-    calls.clear()
-    out = s.step(counted, t0, t1, y0, None, state)
-    expected = {"Vern6": 8 + 3, "Vern7": 10 + 5, "Vern9": 16 + 9}[solver.__name__]
-    assert len(calls) == expected == int(out.num_fevals)
-    y_mid = s.interpolate(t0, t1, out.dense_info, jnp.float64(0.03))
-    for tree in (out.y1, out.state, out.y_error, y_mid):
-        assert all(leaf.dtype == jnp.float32 for leaf in jax.tree_util.tree_leaves(tree))
-    end = f(t1, out.y1, None)
-    for a, b in zip(jax.tree_util.tree_leaves(out.state), jax.tree_util.tree_leaves(end)):
-        np.testing.assert_allclose(a, b, rtol=1e-6)

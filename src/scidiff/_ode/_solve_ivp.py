@@ -3,7 +3,8 @@ r"""``solve_ivp``: the entry point. Static checks here, everything traced in one
 Swept values (``t_span``, ``y0``, ``args``' array leaves and Python floats, ``rtol``,
 ``atol``, ``dt0``, ``t_eval``) are passed as arrays through one ``eqx.filter_jit``-ed
 function whose static part is the configuration (``f``, solver, controller, adjoint,
-events, ``dense``, ``max_steps``, ``throw``, the shapes): changing a value never recompiles.
+events, ``dense``, ``max_steps``, the shapes): changing a value never recompiles.
+``throw`` is not part of it: the failure check runs on the compiled solve's outputs.
 """
 
 from __future__ import annotations
@@ -301,15 +302,15 @@ def solve_ivp(
     problem = _Problem(f=f, t0=t0, t1=t1, y0=y0, args=_float_leaves_to_arrays(args))
     options = _Options(
         solver=solver, controller=controller, adjoint=adjoint, events=events,
-        single_event=single_event, dense=dense, max_steps=max_steps, throw=throw,
-        rtol=rtol, atol=atol, dt0=dt0, t_eval=t_eval, check_t_span=span is None,
+        single_event=single_event, dense=dense, max_steps=max_steps, rtol=rtol,
+        atol=atol, dt0=dt0, t_eval=t_eval, check_t_span=span is None,
         check_tolerances=traced_tols,
         check_t_eval=traced_t_eval, jump_ts=jump_ts, check_jump_ts=traced_jumps,
         save_steps=save_steps, save_fn=save_fn,
     )  # fmt: skip
     # The compiled solve never checks; the check runs here, so that an eager failure is a
     # one-line SolveError with the time reached (traced: equinox's run-time check).
-    sol = _solve(problem, options._replace(throw=False))
+    sol = _solve(problem, options)
     return _checked(sol, throw)
 
 
@@ -374,7 +375,6 @@ class _Options(NamedTuple):
     single_event: bool
     dense: bool
     max_steps: int
-    throw: bool
     rtol: Any
     atol: Any
     dt0: Any  # |dt0|, or None for the automatic initial step
@@ -423,7 +423,7 @@ def _solve(problem: _Problem, options: _Options) -> ODESolution:
     traces the array leaves of both arguments and keys the cache on the rest)."""
     f, t0, t1, y0, args = problem
     solver, controller, adjoint, events = options[:4]
-    single_event, dense, max_steps, throw, rtol, atol, dt0, t_eval = options[4:12]
+    single_event, dense, max_steps, rtol, atol, dt0, t_eval = options[4:11]
     time_dtype = t0.dtype
     _check_output("f(t, y, args)", jax.eval_shape(f, t0, y0, args), y0)
     for i, ev in enumerate(events):

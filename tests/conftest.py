@@ -20,8 +20,9 @@ def _release_compiled_code():
     Every XLA:CPU executable keeps its own memory mappings alive. A test worker that
     ran a few hundred modules' worth of compiles without releasing them reached the
     kernel's ``vm.max_map_count`` (65,530 by default), and the next compile crashed
-    inside LLVM. Modules share their compiled functions; nothing is shared across
-    modules, so clearing here costs no recompiles within a module."""
+    inside LLVM. Clearing between modules costs no recompiles within a module; a
+    compile reused across modules (the shared problems of ``tests/explicit/conftest.py``)
+    is redone once per module, which the full-suite timing showed to be small."""
     yield
     jax.clear_caches()
     gc.collect()
